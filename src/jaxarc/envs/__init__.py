@@ -1,0 +1,1 @@
+"""The functional ARC environment and its configuration."""

@@ -1,0 +1,180 @@
+"""The functional ARC environment: pure ``reset``/``step`` over padded grids.
+
+``env.reset(key, params)`` and ``env.step(state, action, params)`` have no side effects and
+static shapes, so they run under ``jax.jit``, ``jax.vmap``, ``lax.scan`` and sharding. The
+same functions are available as :func:`reset` and :func:`step`.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..types import Action, Observation, State, StepType, TaskBuffer, TimeStep
+from .config import JaxArcConfig, RewardConfig
+from .operations import NUM_OPERATIONS, SUBMIT, apply_operation
+from .reward import compute_reward, similarity
+from .spaces import ActionSpace, ObservationSpace
+
+
+class EnvParams(eqx.Module):
+    """Everything ``reset``/``step`` need besides the state: the tasks and the rules."""
+
+    buffer: TaskBuffer
+    allowed_operations: jax.Array  # bool[35]
+    reward: RewardConfig = eqx.field(static=True)
+    max_episode_steps: int = eqx.field(static=True)
+    train_mode: bool = eqx.field(static=True)
+
+    @classmethod
+    def from_config(cls, buffer: TaskBuffer, config: JaxArcConfig) -> EnvParams:
+        allowed = jnp.zeros(NUM_OPERATIONS, bool)
+        ops = config.action.allowed_operations
+        allowed = allowed.at[jnp.asarray(ops if ops is not None else range(NUM_OPERATIONS))].set(True)
+        return cls(
+            buffer=buffer,
+            allowed_operations=allowed,
+            reward=config.reward,
+            max_episode_steps=config.environment.max_episode_steps,
+            train_mode=config.environment.episode_mode == "train",
+        )
+
+
+def observe(state: State, params: EnvParams) -> Observation:
+    """The agent's view of ``state`` (the target is hidden in evaluation mode)."""
+    hide = not params.train_mode
+    return Observation(
+        grid=state.working_grid,
+        grid_mask=state.working_grid_mask,
+        input_grid=state.input_grid,
+        input_mask=state.input_grid_mask,
+        target_grid=jnp.zeros_like(state.target_grid) if hide else state.target_grid,
+        target_mask=jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask,
+        selection=state.selection,
+        clipboard=state.clipboard,
+        clipboard_mask=state.clipboard_mask,
+        step_count=state.step_count,
+    )
+
+
+def reset(key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None) -> tuple[State, TimeStep]:
+    """Start an episode on a random task (or ``task_index``) and a random pair of it.
+
+    Training mode uses the task's train pairs, evaluation mode its test pairs.
+    """
+    buf = params.buffer
+    key, k_task, k_pair = jax.random.split(key, 3)
+    if task_index is None:
+        task_index = jax.random.randint(k_task, (), 0, buf.num_tasks)
+    task_index = jnp.asarray(task_index, jnp.int32)
+    if params.train_mode:
+        inputs, in_masks, outputs, out_masks, counts = (
+            buf.train_inputs, buf.train_input_masks, buf.train_outputs, buf.train_output_masks, buf.num_train_pairs)
+    else:
+        inputs, in_masks, outputs, out_masks, counts = (
+            buf.test_inputs, buf.test_input_masks, buf.test_outputs, buf.test_output_masks, buf.num_test_pairs)
+    pair_index = jax.random.randint(k_pair, (), 0, jnp.maximum(counts[task_index], 1))
+    grid, grid_mask = inputs[task_index, pair_index], in_masks[task_index, pair_index]
+    target, target_mask = outputs[task_index, pair_index], out_masks[task_index, pair_index]
+    state = State(
+        working_grid=grid,
+        working_grid_mask=grid_mask,
+        input_grid=grid,
+        input_grid_mask=grid_mask,
+        target_grid=target,
+        target_grid_mask=target_mask,
+        selection=jnp.zeros_like(grid_mask),
+        clipboard=jnp.zeros_like(grid),
+        clipboard_mask=jnp.zeros_like(grid_mask),
+        step_count=jnp.int32(0),
+        similarity=similarity(grid, grid_mask, target, target_mask),
+        task_index=task_index,
+        pair_index=pair_index.astype(jnp.int32),
+        key=key,
+        done=jnp.bool_(False),
+    )
+    timestep = TimeStep(
+        step_type=jnp.int8(StepType.FIRST),
+        reward=jnp.float32(0.0),
+        discount=jnp.float32(1.0),
+        observation=observe(state, params),
+        extras=_extras(state.similarity, jnp.int32(-1), jnp.bool_(False), jnp.bool_(False)),
+    )
+    return state, timestep
+
+
+def _extras(sim, op, success, invalid) -> dict:
+    return {"similarity": sim, "operation": op, "success": success, "invalid_action": invalid}
+
+
+def _check_action(action: Action, state: State) -> None:
+    if not isinstance(action, Action):
+        raise TypeError(f"step expects a jaxarc.Action, got {type(action).__name__}; use a wrapper for bbox/point/flat actions")
+    if action.selection.shape != state.working_grid.shape:
+        raise ValueError(
+            f"action.selection has shape {action.selection.shape}, but the grid is {state.working_grid.shape}; "
+            "pass a boolean mask of the padded grid shape (params.buffer.grid_shape)"
+        )
+    if action.operation.shape != ():
+        raise ValueError(f"action.operation must be a scalar, got shape {action.operation.shape}")
+    if not isinstance(action.operation, jax.core.Tracer):
+        op = int(action.operation)
+        if not 0 <= op < NUM_OPERATIONS:
+            raise ValueError(f"operation id {op} is out of range: valid ids are 0..{NUM_OPERATIONS - 1} (see jaxarc.envs.operations)")
+
+
+def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeStep]:
+    """Apply ``action`` and return the next state and timestep.
+
+    A disallowed or (inside jit) out-of-range operation is a no-op that costs
+    ``reward.invalid_action_penalty``. Submit (34) terminates the episode; reaching
+    ``max_episode_steps`` truncates it.
+    """
+    _check_action(action, state)
+    op = action.operation
+    in_range = (op >= 0) & (op < NUM_OPERATIONS)
+    allowed = in_range & params.allowed_operations[jnp.clip(op, 0, NUM_OPERATIONS - 1)]
+    effective = jnp.where(allowed, op, SUBMIT)  # submit leaves the grid untouched
+    new = apply_operation(state, effective, action.selection)
+    sim = similarity(new.working_grid, new.working_grid_mask, new.target_grid, new.target_grid_mask)
+    submitted = allowed & (op == SUBMIT)
+    steps = state.step_count + 1
+    truncated = (steps >= params.max_episode_steps) & ~submitted
+    reward = compute_reward(
+        params.reward,
+        old_similarity=state.similarity,
+        new_similarity=sim,
+        submitted=submitted,
+        invalid=~allowed,
+        train_mode=params.train_mode,
+    )
+    new = eqx.tree_at(lambda s: (s.step_count, s.similarity, s.done), new, (steps, sim, submitted | truncated))
+    step_type = jnp.where(submitted, StepType.TERMINATED, jnp.where(truncated, StepType.TRUNCATED, StepType.MID))
+    timestep = TimeStep(
+        step_type=step_type.astype(jnp.int8),
+        reward=reward,
+        discount=jnp.where(submitted, 0.0, 1.0).astype(jnp.float32),
+        observation=observe(new, params),
+        extras=_extras(sim, op, submitted & (sim >= 1.0), ~allowed),
+    )
+    return new, timestep
+
+
+class Environment:
+    """Object-style access to :func:`reset`/:func:`step` (stateless; params passed in)."""
+
+    def reset(self, key: jax.Array, params: EnvParams, task_index=None) -> tuple[State, TimeStep]:
+        return reset(key, params, task_index)
+
+    def step(self, state: State, action: Action, params: EnvParams) -> tuple[State, TimeStep]:
+        return step(state, action, params)
+
+    def action_space(self, params: EnvParams) -> ActionSpace:
+        return ActionSpace(params.buffer.grid_shape, params.allowed_operations)
+
+    def observation_space(self, params: EnvParams) -> ObservationSpace:
+        return ObservationSpace(params.buffer.grid_shape)
+
+    def __repr__(self) -> str:
+        return "Environment()"

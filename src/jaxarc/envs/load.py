@@ -1,0 +1,83 @@
+"""Compose the packaged Hydra configuration into a validated :class:`JaxArcConfig`."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigValidationError, JaxArcConfig
+
+
+def compose(overrides: Sequence[str] = ()):
+    """Compose ``jaxarc/conf/config.yaml`` with Hydra overrides; returns a ``DictConfig``."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module="jaxarc.conf", version_base=None):
+            return hydra_compose(config_name="config", overrides=list(overrides))
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigValidationError([_explain_override_error(err)]) from None
+
+
+def load_config(overrides: Sequence[str] = (), config_file: str | Path | None = None) -> JaxArcConfig:
+    """Return the packaged configuration with ``overrides`` applied, validated.
+
+    Args:
+        overrides: Hydra overrides, e.g. ``["logging=batched", "logging.num_samples=5"]``.
+        config_file: optional YAML file (a full or partial config, e.g. one saved by an
+            older version) whose values are merged over the packaged defaults before the
+            overrides are applied.
+    """
+    cfg = compose(overrides)
+    if config_file is None:
+        return JaxArcConfig.from_hydra(cfg)
+    from omegaconf import OmegaConf
+
+    base = OmegaConf.to_container(cfg, resolve=True)
+    path = Path(config_file)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} does not exist")
+    loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigValidationError([f"{path}: expected a mapping of sections, got {type(loaded).__name__}"])
+    return JaxArcConfig.from_hydra(_deep_merge(base, loaded))
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _explain_override_error(err: Exception) -> str:
+    text = str(err)
+    match = re.search(r"Key '([\w.]+)' is not in struct|Could not override '([\w.]+)'", text)
+    if match:
+        key = match.group(1) or match.group(2)
+        section, _, name = key.rpartition(".")
+        cfg = JaxArcConfig()
+        target = getattr(cfg, section, None) if section else cfg
+        if target is not None and hasattr(target, "__dataclass_fields__"):
+            names = list(target.__dataclass_fields__)
+            close = difflib.get_close_matches(name, names, n=1)
+            hint = f"did you mean '{section + '.' if section else ''}{close[0]}'?" if close else f"valid keys: {names}"
+            return f"unknown key '{key}': {hint}"
+        return f"unknown key '{key}': valid sections are {list(cfg.__dataclass_fields__)}"
+    text = text.split("Config search path")[0].strip()
+    head, _, options = text.partition("Available options in")
+    if options:
+        group, _, names = options.partition(":")
+        text = f"{head.strip()}; valid choices for {group.strip()}: {', '.join(names.split())}"
+    return text.replace("In 'config': ", "")

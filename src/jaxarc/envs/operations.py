@@ -1,0 +1,210 @@
+"""The 35 ARCLE-style grid operations, grouped into parameterised families.
+
+Under ``vmap`` a 35-way ``lax.switch`` evaluates every branch for every environment, so the
+operations are computed as a handful of families instead and one result is selected:
+
+===========  ==========================================================
+ids          operation
+===========  ==========================================================
+0–9          fill the selection with colour ``id``
+10–19        flood fill (4-connected, same colour) from the selection with colour ``id - 10``
+20–23        move the selected cells one cell up / down / left / right
+24–25        rotate the selection's bounding box clockwise / counter-clockwise
+26–27        flip the selection horizontally (left↔right) / vertically (top↔bottom)
+28           copy the selection to the clipboard
+29           paste the clipboard with its top-left at the selection's top-left
+30           cut (copy, then clear the selection to 0)
+31           clear the whole grid to 0
+32           copy the input grid (contents and size) into the working grid
+33           resize the grid to end at the selection's bottom-right corner
+34           submit (ends the episode)
+===========  ==========================================================
+
+Geometric operations (moves, rotations, flips, paste) are one family: each reads
+destination ``(i, j)`` from source ``(R[i], C[j])`` of the grid, its transpose or the
+clipboard, so it costs two gathers of whole rows. Flood fill runs on bit-packed rows
+(one ``uint32`` per row) and stops as soon as the region stops growing.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..types import State
+
+NUM_OPERATIONS = 35
+SUBMIT = 34
+
+OPERATION_NAMES = (
+    *(f"fill_{c}" for c in range(10)),
+    *(f"flood_fill_{c}" for c in range(10)),
+    "move_up",
+    "move_down",
+    "move_left",
+    "move_right",
+    "rotate_cw",
+    "rotate_ccw",
+    "flip_horizontal",
+    "flip_vertical",
+    "copy",
+    "paste",
+    "cut",
+    "clear",
+    "copy_input",
+    "resize",
+    "submit",
+)
+
+
+def operation_name(op: int) -> str:
+    """Human-readable name of an operation id (``"invalid_<id>"`` when out of range)."""
+    op = int(op)
+    return OPERATION_NAMES[op] if 0 <= op < NUM_OPERATIONS else f"invalid_{op}"
+
+
+def _bbox(mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """(r0, r1, c0, c1, any) of a boolean mask; zeros when empty."""
+    rows, cols = mask.any(axis=1), mask.any(axis=0)
+    h, w = mask.shape
+    r0 = jnp.argmax(rows)
+    r1 = h - 1 - jnp.argmax(rows[::-1])
+    c0 = jnp.argmax(cols)
+    c1 = w - 1 - jnp.argmax(cols[::-1])
+    return r0, r1, c0, c1, rows.any()
+
+
+def _pack_rows(mask: jax.Array) -> jax.Array:
+    """bool[H, W] -> uint32[H] with bit c set when mask[:, c] (W <= 32)."""
+    weights = jnp.left_shift(jnp.uint32(1), jnp.arange(mask.shape[1], dtype=jnp.uint32))
+    return jnp.sum(jnp.where(mask, weights, jnp.uint32(0)), axis=1, dtype=jnp.uint32)
+
+
+def _unpack_rows(bits: jax.Array, width: int) -> jax.Array:
+    return (jnp.right_shift(bits[:, None], jnp.arange(width, dtype=jnp.uint32)) & 1).astype(bool)
+
+
+def flood_region(seed: jax.Array, grid: jax.Array, mask: jax.Array) -> jax.Array:
+    """Cells 4-connected to ``seed`` through neighbours of equal colour, inside ``mask``.
+
+    Runs on bit-packed rows and iterates only until the region stops growing, so an empty
+    seed costs no iterations (also under ``vmap``, where the loop runs until every
+    environment has converged).
+    """
+    width = grid.shape[1]
+    same_right = mask[:, :-1] & mask[:, 1:] & (grid[:, :-1] == grid[:, 1:])  # (r,c)~(r,c+1)
+    same_down = mask[:-1, :] & mask[1:, :] & (grid[:-1, :] == grid[1:, :])  # (r,c)~(r+1,c)
+    h_bits = _pack_rows(jnp.pad(same_right, ((0, 0), (0, 1))))
+    v_bits = _pack_rows(same_down)  # H-1 rows
+    zero = jnp.zeros((1,), jnp.uint32)
+
+    def grow(x):
+        right = jnp.left_shift(x & h_bits, 1)
+        left = jnp.right_shift(x, 1) & h_bits
+        down = jnp.concatenate([zero, x[:-1] & v_bits])
+        up = jnp.concatenate([x[1:] & v_bits, zero])
+        return x | right | left | down | up
+
+    def body(carry):
+        x, _ = carry
+        nx = grow(x)
+        return nx, jnp.any(nx != x)
+
+    start = _pack_rows(seed & mask)
+    bits, _ = lax.while_loop(lambda c: c[1], body, (start, jnp.any(start != 0)))
+    return _unpack_rows(bits, width)
+
+
+def _geometric_indices(op, sel, clip_mask, size):
+    """Row and column source indices for ops 20–27 and 29.
+
+    Every geometric operation maps destination ``(i, j)`` to a source cell
+    ``(R[i], C[j])`` of either the grid, its transpose (rotations) or the clipboard, where
+    ``R`` and ``C`` are affine in ``i`` and ``j``. Two gathers of whole rows replace one
+    gather per cell.
+    """
+    r0, r1, c0, c1, _ = _bbox(sel)
+    h, w = r1 - r0 + 1, c1 - c0 + 1
+    p0, _, q0, _, _ = _bbox(clip_mask)
+    conds = [op == 20, op == 21, op == 22, op == 23, op == 24, op == 25, op == 26, op == 27]
+    # R[i] = row_sign * i + row_off ; C[j] = col_sign * j + col_off
+    row_sign = jnp.where((op == 25) | (op == 27), -1, 1)
+    col_sign = jnp.where((op == 24) | (op == 26), -1, 1)
+    row_off = jnp.select(conds, [1, -1, 0, 0, c0 - r0, c0 + w - 1 + r0, 0, r0 + r1], p0 - r0)
+    col_off = jnp.select(conds, [0, 0, 1, -1, r0 + h - 1 + c0, r0 - c0, c0 + c1, 0], q0 - c0)
+    idx = jnp.arange(size, dtype=jnp.int32)
+    return row_sign * idx + row_off, col_sign * idx + col_off
+
+
+def _transform(op, grid, sel, clipboard, clip_mask):
+    """Result of the geometric operations (moves, rotations, flips, paste) on ``grid``."""
+    size = grid.shape[0]
+    is_paste = op == 29
+    src_grid = jnp.where(is_paste, clipboard, grid)
+    src_area = jnp.where(is_paste, clip_mask, sel)
+    tagged = jnp.where(src_area, src_grid, jnp.int8(-1))
+    tagged = jnp.where((op == 24) | (op == 25), tagged.T, tagged)  # rotations read the transpose
+    rows, cols = _geometric_indices(op, sel, clip_mask, size)
+    row_ok = (rows >= 0) & (rows < size)
+    col_ok = (cols >= 0) & (cols < size)
+    picked = jnp.take(tagged, jnp.clip(rows, 0, size - 1), axis=0)
+    picked = jnp.take(picked.T, jnp.clip(cols, 0, size - 1), axis=0).T
+    return jnp.where(row_ok[:, None] & col_ok[None, :], picked, jnp.int8(-1))
+
+
+def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
+    """Apply operation ``op`` (int32 scalar, 0–34) to ``selection``; pure and vmap-friendly.
+
+    Submit (34) leaves the grid unchanged; the environment ends the episode.
+    """
+    grid, mask = state.working_grid, state.working_grid_mask
+    sel = selection & mask
+    height, width = grid.shape
+    rows = lax.broadcasted_iota(jnp.int32, (height, width), 0)
+    cols = lax.broadcasted_iota(jnp.int32, (height, width), 1)
+    colour = (op % 10).astype(grid.dtype)
+
+    # fill / flood fill
+    flood = flood_region(jnp.where(op // 10 == 1, sel, False), grid, mask)
+    painted = jnp.where(jnp.where(op < 10, sel, flood), colour, grid)
+
+    # moves, rotations, flips and paste: two row gathers
+    is_paste = op == 29
+    moved = _transform(op, grid, sel, state.clipboard, state.clipboard_mask)
+    dest = (moved >= 0) & mask
+    base = jnp.where(is_paste, grid, jnp.where(sel, jnp.int8(0), grid))
+    transformed = jnp.where(dest, moved, base)
+
+    # clipboard, clear, copy input, resize
+    cut = jnp.where(sel, jnp.int8(0), grid)
+    cleared = jnp.zeros_like(grid)
+    _, r1, _, c1, has_sel = _bbox(selection)  # resize may grow past the current grid
+    resized_mask = jnp.where(has_sel, (rows <= r1) & (cols <= c1), mask)
+    resized = jnp.where(mask & resized_mask, grid, jnp.int8(0))
+
+    is_geom = ((op >= 20) & (op < 28)) | is_paste
+    new_grid = jnp.select(
+        [op < 20, is_geom, op == 30, op == 31, op == 32, op == 33],
+        [painted, transformed, cut, cleared, state.input_grid, resized],
+        grid,
+    )
+    new_mask = jnp.select([op == 32, op == 33], [state.input_grid_mask, resized_mask], mask)
+    copies = (op == 28) | (op == 30)
+    return State(
+        working_grid=new_grid,
+        working_grid_mask=new_mask,
+        input_grid=state.input_grid,
+        input_grid_mask=state.input_grid_mask,
+        target_grid=state.target_grid,
+        target_grid_mask=state.target_grid_mask,
+        selection=selection,
+        clipboard=jnp.where(copies, jnp.where(sel, grid, jnp.int8(0)), state.clipboard),
+        clipboard_mask=jnp.where(copies, sel, state.clipboard_mask),
+        step_count=state.step_count,
+        similarity=state.similarity,
+        task_index=state.task_index,
+        pair_index=state.pair_index,
+        key=state.key,
+        done=state.done,
+    )

@@ -1,0 +1,74 @@
+"""Small action/observation spaces with ``sample(key)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..types import Action
+
+
+def bbox_to_mask(r1, c1, r2, c2, shape: tuple[int, int]) -> jax.Array:
+    """Boolean mask of the rectangle between two corners (inclusive, any order)."""
+    rows = jnp.arange(shape[0])[:, None]
+    cols = jnp.arange(shape[1])[None, :]
+    lo_r, hi_r = jnp.minimum(r1, r2), jnp.maximum(r1, r2)
+    lo_c, hi_c = jnp.minimum(c1, c2), jnp.maximum(c1, c2)
+    return (rows >= lo_r) & (rows <= hi_r) & (cols >= lo_c) & (cols <= hi_c)
+
+
+@dataclass(frozen=True)
+class Discrete:
+    """Integers ``0 .. n-1``."""
+
+    n: int
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return jax.random.randint(key, (), 0, self.n)
+
+    def contains(self, x) -> bool:
+        return 0 <= int(x) < self.n
+
+
+@dataclass(frozen=True)
+class MultiDiscrete:
+    """A vector whose entry ``i`` is in ``0 .. nvec[i]-1``."""
+
+    nvec: tuple[int, ...]
+
+    def sample(self, key: jax.Array) -> jax.Array:
+        return jax.random.randint(key, (len(self.nvec),), 0, jnp.asarray(self.nvec))
+
+    def contains(self, x) -> bool:
+        x = np.asarray(x)
+        return x.shape == (len(self.nvec),) and bool(np.all((x >= 0) & (x < np.asarray(self.nvec))))
+
+
+class ActionSpace:
+    """Mask actions: an allowed operation and a random bounding-box selection."""
+
+    def __init__(self, grid_shape: tuple[int, int], allowed_operations: jax.Array):
+        self.grid_shape = tuple(grid_shape)
+        self.allowed_operations = allowed_operations
+
+    def sample(self, key: jax.Array) -> Action:
+        k_op, k_box = jax.random.split(key)
+        op = jax.random.choice(k_op, self.allowed_operations.shape[0], p=self.allowed_operations / self.allowed_operations.sum())
+        h, w = self.grid_shape
+        r = jax.random.randint(k_box, (2,), 0, h)
+        c = jax.random.randint(jax.random.fold_in(k_box, 1), (2,), 0, w)
+        return Action(op, bbox_to_mask(r[0], c[0], r[1], c[1], self.grid_shape))
+
+    def __repr__(self) -> str:
+        return f"ActionSpace(grid_shape={self.grid_shape}, operations={int(np.sum(np.asarray(self.allowed_operations)))})"
+
+
+@dataclass(frozen=True)
+class ObservationSpace:
+    """Padded ``H×W`` grids with colours 0–9 (see :class:`jaxarc.types.Observation`)."""
+
+    grid_shape: tuple[int, int]
+    num_colours: int = 10

@@ -1,0 +1,67 @@
+"""Small builders shared by the tests (no JAX compile at import)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxarc.envs.reward import similarity
+from jaxarc.types import State
+
+
+def padded(grid, size: int):
+    g = np.zeros((size, size), np.int8)
+    m = np.zeros((size, size), bool)
+    arr = np.asarray(grid, np.int8)
+    g[: arr.shape[0], : arr.shape[1]] = arr
+    m[: arr.shape[0], : arr.shape[1]] = True
+    return jnp.asarray(g), jnp.asarray(m)
+
+
+def make_state(grid, target=None, size: int = 5, clipboard=None) -> State:
+    g, m = padded(grid, size)
+    t, tm = padded(target if target is not None else grid, size)
+    cb, cbm = (padded(clipboard, size) if clipboard is not None else (jnp.zeros_like(g), jnp.zeros_like(m)))
+    if clipboard is not None:
+        cbm = jnp.asarray(np.asarray(cb) != 0) & cbm
+    return State(
+        working_grid=g, working_grid_mask=m, input_grid=g, input_grid_mask=m,
+        target_grid=t, target_grid_mask=tm, selection=jnp.zeros_like(m),
+        clipboard=cb, clipboard_mask=cbm, step_count=jnp.int32(0),
+        similarity=similarity(g, m, t, tm), task_index=jnp.int32(0), pair_index=jnp.int32(0),
+        key=jnp.zeros(2, jnp.uint32), done=jnp.bool_(False),
+    )
+
+
+def cells(rc, size: int = 5):
+    m = np.zeros((size, size), bool)
+    for r, c in rc:
+        m[r, c] = True
+    return jnp.asarray(m)
+
+
+def crop(state: State) -> list[list[int]]:
+    g = np.asarray(state.working_grid)
+    m = np.asarray(state.working_grid_mask)
+    h, w = int(m.any(axis=1).sum()), int(m.any(axis=0).sum())
+    return g[:h, :w].tolist()
+
+
+def write_task(folder: Path, task_id: str, train, test) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task_id}.json"
+    to_pairs = lambda pairs: [{"input": i, "output": o} for i, o in pairs]  # noqa: E731
+    path.write_text(json.dumps({"train": to_pairs(train), "test": to_pairs(test)}))
+    return path
+
+
+def write_easy_tasks(folder: Path) -> Path:
+    """Tiny tasks that are solved by filling the whole 3x3 grid with one colour."""
+    for colour in (1, 2):
+        src = [[0, 0, 0], [0, 3, 0], [0, 0, 0]]
+        out = [[colour] * 3 for _ in range(3)]
+        write_task(folder, f"fill{colour}", [(src, out), (src, out)], [(src, out)])
+    return folder

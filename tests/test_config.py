@@ -1,0 +1,147 @@
+"""Config composition, overrides, validation and migration (real Hydra)."""
+
+import dataclasses
+import logging
+import warnings
+
+import pytest
+import yaml
+
+import jaxarc
+from jaxarc.envs.config import (
+    REMOVED_LOGGING_KEYS,
+    ConfigValidationError,
+    JaxArcConfig,
+    LoggingConfig,
+    validate_batched_logging_config,
+)
+
+DESIGN_BATCHED = {
+    "structured_logging": True, "log_format": "json", "log_level": "INFO", "compression": True,
+    "include_full_states": False, "batched_logging_enabled": True, "log_frequency": 10,
+    "sampling_enabled": True, "num_samples": 3, "sample_frequency": 50,
+    "log_aggregated_rewards": True, "log_aggregated_similarity": True, "log_loss_metrics": True,
+    "log_gradient_norms": True, "log_episode_lengths": True, "log_success_rates": True,
+}
+
+
+def test_default_config_composes_and_is_hashable():
+    cfg = jaxarc.load_config()
+    assert isinstance(cfg, JaxArcConfig)
+    assert cfg.logging.batched_logging_enabled  # the main job logs batched by default
+    assert hash(cfg) == hash(jaxarc.load_config())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.logging.num_samples = 4  # type: ignore[misc]
+
+
+def test_overrides_apply():
+    cfg = jaxarc.load_config(["logging=basic", "logging.log_frequency=7", "train.num_envs=8", "wandb.tags=[a,b]"])
+    assert not cfg.logging.batched_logging_enabled
+    assert cfg.logging.log_frequency == 7 and cfg.train.num_envs == 8 and cfg.wandb.tags == ("a", "b")
+    cfg = jaxarc.load_config(["logging=batched", "logging.num_samples=5"])
+    assert cfg.logging.num_samples == 5 and cfg.logging.batched_logging_enabled
+
+
+def test_batched_yaml_is_the_designs(tmp_path):
+    from importlib.resources import files
+
+    text = (files("jaxarc.conf") / "logging" / "batched.yaml").read_text()
+    assert text.startswith("# @package logging")
+    assert yaml.safe_load(text) == DESIGN_BATCHED
+    assert dataclasses.asdict(jaxarc.load_config(["logging=batched"]).logging) | DESIGN_BATCHED == dataclasses.asdict(
+        jaxarc.load_config(["logging=batched"]).logging
+    )
+
+
+def test_logging_config_fields_are_the_designs():
+    names = [f.name for f in dataclasses.fields(LoggingConfig)]
+    assert names == [
+        "structured_logging", "log_format", "log_level", "compression", "include_full_states",
+        "log_operations", "log_grid_changes", "log_rewards", "log_episode_start", "log_episode_end",
+        "log_key_moments", "log_frequency", "batched_logging_enabled", "sampling_enabled", "num_samples",
+        "sample_frequency", "log_aggregated_rewards", "log_aggregated_similarity", "log_loss_metrics",
+        "log_gradient_norms", "log_episode_lengths", "log_success_rates",
+    ]
+    assert not set(REMOVED_LOGGING_KEYS) & set(names)
+    d = LoggingConfig()
+    assert (d.batched_logging_enabled, d.sampling_enabled, d.num_samples, d.sample_frequency, d.log_frequency) == (False, True, 3, 50, 10)
+
+
+def test_no_yaml_has_removed_async_keys():
+    from importlib.resources import files
+
+    conf = files("jaxarc.conf")
+    for group in ("logging",):
+        for f in (conf / group).iterdir():
+            keys = set(yaml.safe_load(f.read_text()))
+            assert not keys & set(REMOVED_LOGGING_KEYS), f.name
+
+
+def test_validation_reports_every_problem_at_once():
+    with pytest.raises(ConfigValidationError) as err:
+        jaxarc.load_config(["logging.num_samples=0", "logging.sample_frequency=-1", "logging.log_frequency=0", "train.num_envs=0"])
+    msg = str(err.value)
+    for text in ("num_samples must be positive", "sample_frequency must be positive", "log_frequency must be positive", "train.num_envs must be positive"):
+        assert text in msg
+    assert len(err.value.problems) == 4
+
+
+def test_design_validator_and_large_num_samples_warns(caplog):
+    assert validate_batched_logging_config(LoggingConfig()) == []
+    assert validate_batched_logging_config(LoggingConfig(num_samples=-2)) == ["num_samples must be positive"]
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        cfg = jaxarc.load_config(["logging.num_samples=5000"])
+    assert cfg.logging.num_samples == 5000
+    assert "num_samples is very large: 5000" in caplog.text
+
+
+def test_unknown_keys_suggest_the_closest_name():
+    with pytest.raises(ConfigValidationError, match=r"unknown key 'logging.num_sample'.*did you mean 'logging.num_samples'"):
+        jaxarc.load_config(["logging.num_sample=3"])
+    with pytest.raises(ConfigValidationError, match=r"unknown key 'logging.log_frequncy'.*'logging.log_frequency'"):
+        JaxArcConfig.from_hydra({"logging": {"log_frequncy": 3}})
+    with pytest.raises(ConfigValidationError, match="unknown key 'loging'.*did you mean 'logging'"):
+        JaxArcConfig.from_hydra({"loging": {}})
+    with pytest.raises(ConfigValidationError, match="Could not find 'dataset/nope'.*agi1_small"):
+        jaxarc.load_config(["dataset=nope"])
+
+
+def test_wrong_types_and_ranges():
+    with pytest.raises(ConfigValidationError) as err:
+        JaxArcConfig.from_hydra({
+            "logging": {"num_samples": "three", "log_level": "LOUD", "compression": 1},
+            "dataset": {"max_grid_size": 31},
+            "action": {"allowed_operations": [0, 40]},
+        })
+    msg = str(err.value)
+    assert "logging.num_samples must be an integer, got 'three'" in msg
+    assert "logging.log_level must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR'" in msg
+    assert "logging.compression must be a boolean" in msg
+    assert "dataset.max_grid_size must be in 1..30" in msg
+    assert "ids outside 0..34: [40]" in msg
+
+
+def test_old_config_with_async_keys_loads_with_one_deprecation_warning(tmp_path):
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump({"logging": {"queue_size": 1000, "worker_threads": 2, "batch_size": 64, "flush_interval": 5.0,
+                                                "enable_compression": True, "log_frequency": 20}}))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cfg = jaxarc.load_config(config_file=old)
+    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning) and "async" in str(w.message)]
+    assert len(deprecations) == 1
+    for key in REMOVED_LOGGING_KEYS:
+        assert key in str(deprecations[0].message)
+    assert cfg.logging.log_frequency == 20
+    assert not hasattr(cfg.logging, "queue_size")
+
+
+def test_config_without_batched_keys_gets_defaults():
+    cfg = JaxArcConfig.from_hydra({"logging": {"log_level": "DEBUG", "structured_logging": False}})
+    assert cfg.logging.log_level == "DEBUG"
+    assert (cfg.logging.batched_logging_enabled, cfg.logging.num_samples, cfg.logging.sample_frequency) == (False, 3, 50)
+
+
+def test_to_dict_round_trips():
+    cfg = jaxarc.load_config(["wandb.tags=[x]"])
+    assert JaxArcConfig.from_hydra(cfg.to_dict()) == cfg
