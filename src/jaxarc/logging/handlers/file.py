@@ -1,0 +1,123 @@
+"""FileHandler: episodes as strict JSON (optionally gzip), full states as pickle, batch metrics as JSONL."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+from ...envs.config import LoggingConfig
+from ..serialization import dumps
+
+logger = logging.getLogger("jaxarc.logging.file")
+
+BATCH_METRICS_FILE = "batch_metrics.jsonl"
+
+
+class FileHandler:
+    """Writes under ``run_dir``:
+
+    - ``episodes/episode_<num>[_env<id>].json`` (``.json.gz`` when ``compression``): the task,
+      every logged step and the summary. A name already taken gets a ``_<n>`` suffix, so
+      nothing is ever overwritten.
+    - ``episodes/…_states.pkl[.gz]`` with the raw step payloads when ``include_full_states``.
+    - ``episodes/…txt`` one line per event when ``log_format == "text"``.
+    - ``batch_metrics.jsonl``: one ``{"timestamp", "step", "metrics"}`` line per aggregated event.
+    """
+
+    def __init__(self, run_dir: str | Path, config: LoggingConfig):
+        self.run_dir = Path(run_dir)
+        self.config = config
+        self.episode_dir = self.run_dir / "episodes"
+        self.episode_dir.mkdir(parents=True, exist_ok=True)
+        self._episode: dict[str, Any] | None = None
+        self._raw_steps: list[dict[str, Any]] = []
+        self._metrics_file = None
+
+    # single episodes -------------------------------------------------------------------
+    def log_task_start(self, task_data: dict[str, Any]) -> None:
+        self._flush_open_episode()
+        self._episode = {"episode_num": task_data.get("episode_num", 0), "task": task_data, "steps": [], "summary": None}
+        self._raw_steps = []
+
+    def log_step(self, step_data: dict[str, Any]) -> None:
+        if self._episode is None:
+            self._episode = {"episode_num": step_data.get("episode_num", 0), "task": None, "steps": [], "summary": None}
+        self._episode["steps"].append(step_data)
+        if self.config.include_full_states:
+            self._raw_steps.append(step_data)
+
+    def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
+        episode = self._episode
+        same = episode is not None and episode["episode_num"] == summary_data.get("episode_num") and "environment_id" not in summary_data
+        if not same:
+            self._flush_open_episode()
+            episode = {"episode_num": summary_data.get("episode_num", 0), "task": None, "steps": []}
+        episode["summary"] = summary_data
+        self._write_episode(episode, summary_data.get("environment_id"))
+        self._episode, self._raw_steps = None, []
+
+    # batched ---------------------------------------------------------------------------
+    def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
+        if self._metrics_file is None:
+            self._metrics_file = open(self.run_dir / BATCH_METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self._metrics_file.write(dumps({"timestamp": time.time(), "step": int(step), "metrics": metrics}) + "\n")
+        self._metrics_file.flush()
+
+    def close(self) -> None:
+        self._flush_open_episode()
+        if self._metrics_file is not None:
+            self._metrics_file.close()
+            self._metrics_file = None
+
+    # internals -------------------------------------------------------------------------
+    def _flush_open_episode(self) -> None:
+        if self._episode is not None and (self._episode["steps"] or self._episode["task"] is not None):
+            self._episode.setdefault("summary", None)
+            self._write_episode(self._episode, None)
+        self._episode, self._raw_steps = None, []
+
+    def _unique(self, stem: str, suffix: str) -> Path:
+        path = self.episode_dir / f"{stem}{suffix}"
+        n = 1
+        while path.exists():
+            path = self.episode_dir / f"{stem}_{n}{suffix}"
+            n += 1
+        return path
+
+    def _write_episode(self, episode: dict[str, Any], environment_id: Any) -> None:
+        stem = f"episode_{int(episode['episode_num']):06d}" + (f"_env{int(environment_id):05d}" if environment_id is not None else "")
+        gz = self.config.compression
+        path = self._unique(stem, ".json.gz" if gz else ".json")
+        text = dumps(episode)
+        if gz:
+            with gzip.open(path, "wt", encoding="utf-8") as f:
+                f.write(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        if self.config.log_format == "text":
+            self._write_text(path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"), episode)
+        if self.config.include_full_states and (self._raw_steps or episode.get("summary")):
+            pkl = path.name.replace(".json.gz", "").replace(".json", "") + "_states.pkl" + (".gz" if gz else "")
+            opener = gzip.open if gz else open
+            with opener(self.episode_dir / pkl, "wb") as f:
+                pickle.dump({"steps": self._raw_steps, "summary": episode.get("summary"), "task": episode.get("task")}, f)
+        logger.debug("wrote %s", path)
+
+    @staticmethod
+    def _write_text(path: Path, episode: dict[str, Any]) -> None:
+        lines = []
+        task = episode.get("task") or {}
+        if task:
+            lines.append(f"task {task.get('task_id')} episode {episode['episode_num']}")
+        for s in episode["steps"]:
+            lines.append(
+                f"step {s.get('step_num')}: {s.get('operation_name', s.get('operation'))} reward={s.get('reward')} similarity={s.get('similarity')}"
+            )
+        if episode.get("summary"):
+            sm = episode["summary"]
+            lines.append(f"summary: return={sm.get('total_reward')} steps={sm.get('total_steps')} similarity={sm.get('final_similarity')} success={sm.get('success')}")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,118 @@
+"""RichHandler: a concise console view of episodes and batched metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ...envs.config import VisualizationConfig
+from ...viz import ARC_PALETTE, as_grid
+
+#: Metric groups shown in the batch table, in order: (title, test on the metric name).
+METRIC_GROUPS = (
+    ("Rewards", lambda k: k.startswith("reward_")),
+    ("Similarity", lambda k: k.startswith("similarity_")),
+    ("Episode length", lambda k: k.startswith("episode_length_")),
+    ("Success rate", lambda k: k.startswith("success_rate")),
+    ("Training", lambda k: k in TRAINING_KEYS),
+)
+TRAINING_KEYS = ("policy_loss", "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate")
+
+
+def group_metrics(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Split metric names into the display groups, with everything else under "Other"."""
+    out, seen = [], set()
+    for title, test in METRIC_GROUPS:
+        part = {k: v for k, v in metrics.items() if test(k)}
+        if title == "Training":
+            part = {k: metrics[k] for k in TRAINING_KEYS if k in metrics}
+        seen.update(part)
+        if part:
+            out.append((title, part))
+    rest = {k: v for k, v in metrics.items() if k not in seen}
+    if rest:
+        out.append(("Other", rest))
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)
+
+
+def _grid_text(grid: np.ndarray) -> Text:
+    text = Text()
+    for row in grid:
+        for v in row:
+            text.append("  ", style=f"on {ARC_PALETTE[int(v)]}" if 0 <= v <= 9 else "")
+        text.append("\n")
+    return text
+
+
+class RichHandler:
+    """Task panel at task start, one compact line per step (whole grids when
+    ``console_verbosity == "full"``), an episode summary panel, and a metric table per
+    aggregated batch event."""
+
+    def __init__(self, config: VisualizationConfig, console: Console | None = None):
+        self.config = config
+        self.console = console or Console()
+
+    def log_task_start(self, task_data: dict[str, Any]) -> None:
+        body = Text(
+            f"task {task_data.get('task_id')}  pair {task_data.get('pair_index')}  "
+            f"train pairs {task_data.get('num_train_pairs')}  test pairs {task_data.get('num_test_pairs')}"
+        )
+        grid = as_grid(task_data.get("input_grid"))
+        if grid is not None:
+            body.append(f"\ninput {grid.shape[0]}×{grid.shape[1]}")
+            target = as_grid(task_data.get("target_grid"))
+            if target is not None:
+                body.append(f"  target {target.shape[0]}×{target.shape[1]}")
+            if self.config.console_verbosity == "full":
+                body.append("\n")
+                body.append(_grid_text(grid))
+        self.console.print(Panel(body, title=f"episode {task_data.get('episode_num')}", expand=False))
+
+    def log_step(self, step_data: dict[str, Any]) -> None:
+        reward = step_data.get("reward")
+        sim = step_data.get("similarity")
+        line = (
+            f"[dim]ep {step_data.get('episode_num')}[/] step {step_data.get('step_num'):>3}  "
+            f"{step_data.get('operation_name', step_data.get('operation', '?')):<16}"
+            + (f" reward {reward:+.3f}" if reward is not None else "")
+            + (f"  similarity {sim:.3f}" if sim is not None else "")
+        )
+        self.console.print(line, highlight=False)
+        if self.config.console_verbosity == "full":
+            after = as_grid(step_data.get("after_grid"))
+            if after is not None:
+                self.console.print(_grid_text(after))
+
+    def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
+        success = summary_data.get("success")
+        title = f"episode {summary_data.get('episode_num')}"
+        if "environment_id" in summary_data:
+            title = f"update {summary_data.get('episode_num')} · env {summary_data.get('environment_id')}"
+        body = (
+            f"task {summary_data.get('task_id')}  return {_fmt(summary_data.get('total_reward'))}  "
+            f"steps {summary_data.get('total_steps')}  similarity {_fmt(summary_data.get('final_similarity'))}  "
+            + ("[bold green]SOLVED[/]" if success else "[red]not solved[/]")
+        )
+        self.console.print(Panel(body, title=title, expand=False), highlight=False)
+
+    def log_aggregated_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        table = Table(title=f"Batch Metrics - Step {step}", title_justify="left")
+        table.add_column("Metric", style="cyan")
+        table.add_column("Value", style="green", justify="right")
+        for title, part in group_metrics(metrics):
+            table.add_row(f"[bold]{title}[/bold]", "")
+            for key, value in part.items():
+                table.add_row(f"  {key.replace('_', ' ').title()}", _fmt(value))
+        self.console.print(table)

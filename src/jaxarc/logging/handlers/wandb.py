@@ -1,0 +1,97 @@
+"""WandbHandler: real Weights & Biases, offline by default, steps kept monotonic."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ...envs.config import WandbConfig
+from ...viz import as_grid, episode_summary_svg
+
+logger = logging.getLogger("jaxarc.logging.wandb")
+
+
+def _import_wandb():
+    try:
+        import wandb
+    except ImportError as err:
+        raise ImportError("wandb.enabled=true needs the wandb package: pip install 'jaxarc[wandb]' (or set wandb.enabled=false)") from err
+    return wandb
+
+
+class WandbHandler:
+    """Logs to a wandb run whose files live in ``run_dir/wandb``.
+
+    Every ``log`` carries an explicit ``step=``; a step lower than the last one sent is
+    warned about and not sent (wandb would otherwise drop it silently). Aggregated metrics
+    go under ``batch/``; single steps under ``step/`` at a running env-step counter; episode
+    summaries under ``episode/`` with the summary picture.
+    """
+
+    def __init__(self, run_dir: str | Path, config: WandbConfig, run_config: dict[str, Any] | None = None):
+        wandb = _import_wandb()
+        self._wandb = wandb
+        self.config = config
+        wandb_dir = Path(run_dir)
+        os.environ.setdefault("WANDB_CACHE_DIR", str(wandb_dir / "wandb" / ".cache"))
+        os.environ.setdefault("WANDB_DATA_DIR", str(wandb_dir / "wandb" / ".data"))
+        self.run = wandb.init(
+            project=config.project,
+            entity=config.entity,
+            tags=list(config.tags),
+            group=config.group,
+            mode=config.mode,
+            dir=str(wandb_dir),
+            name=Path(run_dir).name,
+            config=run_config or {},
+            settings=wandb.Settings(silent=True, console="off"),
+            reinit="create_new",
+        )
+        self._last_step = -1
+        self._env_steps = 0
+        self._samples_at: tuple[int, int] = (-1, 0)  # (update step, pictures logged at it)
+
+    def _log(self, data: dict[str, Any], step: int) -> None:
+        if self.run is None or not data:
+            return
+        if step < self._last_step:
+            logger.warning("wandb: step %d is lower than the last step sent (%d); these values are not sent: %s",
+                           step, self._last_step, sorted(data))
+            return
+        self.run.log(data, step=step)
+        self._last_step = step
+
+    def log_step(self, step_data: dict[str, Any]) -> None:
+        self._env_steps += 1
+        data = {f"step/{k}": float(step_data[k]) for k in ("reward", "similarity") if step_data.get(k) is not None}
+        self._log(data, max(self._env_steps, self._last_step))
+
+    def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
+        sampled = "environment_id" in summary_data
+        prefix = "sample" if sampled else "episode"
+        step = int(summary_data.get("episode_num", 0)) if sampled else max(self._last_step, self._env_steps, 0)
+        data = {f"{prefix}/{k}": float(summary_data[k]) for k in ("total_reward", "total_steps", "final_similarity", "success")
+                if summary_data.get(k) is not None}
+        if self.config.log_images:
+            initial, final = as_grid(summary_data.get("initial_state")), as_grid(summary_data.get("final_state"))
+            if initial is not None or final is not None:
+                svg = episode_summary_svg(initial, final, as_grid(summary_data.get("target_state")),
+                                          title=f"{prefix} {summary_data.get('episode_num')}", similarity=summary_data.get("final_similarity"),
+                                          success=summary_data.get("success"))
+                if sampled:  # several samples share one update step: number their pictures
+                    k = self._samples_at[1] if self._samples_at[0] == step else 0
+                    self._samples_at = (step, k + 1)
+                    data[f"sample/picture_{k}"] = self._wandb.Html(svg, inject=False)
+                else:
+                    data["episode/picture"] = self._wandb.Html(svg, inject=False)
+        self._log(data, step)
+
+    def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self._log({f"batch/{key}": value for key, value in metrics.items()}, int(step))
+
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.finish()
+            self.run = None
