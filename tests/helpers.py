@@ -65,3 +65,48 @@ def write_easy_tasks(folder: Path) -> Path:
         out = [[colour] * 3 for _ in range(3)]
         write_task(folder, f"fill{colour}", [(src, out), (src, out)], [(src, out)])
     return folder
+
+
+def wandb_history(run_dir: Path) -> list[dict]:
+    """History rows of the offline wandb run under ``run_dir`` (read with ``wandb leet inspect``)."""
+    import shutil
+    import subprocess
+    import sys
+
+    files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    assert files, f"no offline wandb run under {run_dir}"
+    exe = shutil.which("wandb", path=str(Path(sys.executable).parent)) or "wandb"
+    out = subprocess.run([exe, "leet", "inspect", "--json", str(files[-1])], capture_output=True, text=True, timeout=120, check=True)
+    rows = []
+    for line in out.stdout.splitlines():
+        if line.startswith("{"):
+            rec = json.loads(line)
+            if rec.get("type") == "history":
+                rows.append(rec["history"]["item"])
+    return rows
+
+
+def tensorboard_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar in ``run_dir/tensorboard`` as tag -> [(step, value)]."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(Path(run_dir) / "tensorboard"))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def strict_json(text: str):
+    """json.loads that refuses NaN/Infinity tokens."""
+
+    def refuse(token):
+        raise ValueError(f"non-strict JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def svg_cells(svg_text: str) -> list[str]:
+    """Fill colours of the grid cells in an SVG document (parsed as XML)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg_text)
+    return [el.get("fill") for el in root.iter() if el.tag.endswith("rect") and el.get("class") == "cell"]

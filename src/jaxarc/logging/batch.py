@@ -271,8 +271,13 @@ def _gather(update_step: jax.Array, per_env: dict[str, Any], num_samples: int, b
 gather_samples = jax.jit(_gather, static_argnames=("num_samples", "batch_size"))
 
 
-def summaries_from_samples(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], task_names: list[str] | None) -> list[dict[str, Any]]:
-    """One design-shaped episode summary per sampled environment (values absent from the batch are ``None``)."""
+def summaries_from_samples(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], env_task_names: list[str] | None,
+                           task_lookup: list[str] | tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """One design-shaped episode summary per sampled environment (values absent from the batch are ``None``).
+
+    Task ids come from ``env_task_names`` (the batch's list of names, one per environment)
+    or from an integer ``task_ids`` row, named through ``task_lookup`` (index → name).
+    """
 
     def pick(key: str, i: int, cast):
         if key not in rows:
@@ -287,10 +292,11 @@ def summaries_from_samples(update_step: int, idx: np.ndarray, rows: Mapping[str,
     valid_key = next((k for k in MASK_KEYS if k in rows), None)
     out = []
     for i, env_id in enumerate(np.asarray(idx).tolist()):
-        if task_names is not None:
-            task_id = task_names[env_id]
+        if env_task_names is not None:
+            task_id = env_task_names[env_id]
         elif "task_ids" in rows:
-            task_id = str(np.asarray(rows["task_ids"])[i].item())
+            tid = np.asarray(rows["task_ids"])[i].item()
+            task_id = task_lookup[tid] if task_lookup is not None and 0 <= int(tid) < len(task_lookup) else str(tid)
         else:
             task_id = f"batch_task_{env_id}"
         summary = {

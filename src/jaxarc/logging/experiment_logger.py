@@ -91,7 +91,7 @@ class ExperimentLogger:
         self._disabled: set[str] = set()
         self._closed = False
         self._auto_step = 0
-        self.task_names: list[str] | None = None  # int task ids → names for in-jit sampling
+        self.task_names: list[str] | tuple[str, ...] | None = None  # integer task_ids → names (e.g. buffer.task_ids)
         if not self.is_main_process:
             return
         self.run_dir = Path(run_dir) if run_dir is not None else _new_run_dir(Path(config.storage.base_output_dir), config.storage.run_name)
@@ -204,7 +204,7 @@ class ExperimentLogger:
         step = int(batch_data.get("update_step", 0))
         idx, rows = jax.device_get(B.gather_samples(jnp.int32(step), plan.per_env, num_samples=self.config.logging.num_samples,
                                                     batch_size=plan.batch_size))
-        return B.summaries_from_samples(step, idx, rows, plan.task_names or self.task_names)
+        return B.summaries_from_samples(step, idx, rows, plan.task_names, self.task_names)
 
     def _emit(self, step: int, reduced: Any, samples: Any, task_names: list[str] | None) -> None:
         if reduced is not None:
@@ -213,7 +213,7 @@ class ExperimentLogger:
                 self._dispatch("log_aggregated_metrics", metrics, step)
         if samples is not None:
             idx, rows = samples
-            for summary in B.summaries_from_samples(step, idx, rows, task_names or self.task_names):
+            for summary in B.summaries_from_samples(step, idx, rows, task_names, self.task_names):
                 self.log_episode_summary(summary)
 
     def _log_batch_traced(self, batch_data: dict[str, Any]) -> None:

@@ -1,0 +1,288 @@
+"""Batched logging: the design's contract, cadence, sampling, bad input, and the in-jit path."""
+
+import dataclasses
+import io
+import json
+import logging
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from rich.console import Console
+
+from jaxarc.logging import ExperimentLogger, load_episodes, read_run
+from jaxarc.logging import batch as B
+from jaxarc.logging.handlers import RichHandler
+from tests.helpers import strict_json, svg_cells, tensorboard_scalars, wandb_history
+
+NB = 64
+
+
+def with_logging(cfg, **kw):
+    return dataclasses.replace(cfg, logging=dataclasses.replace(cfg.logging, **kw))
+
+
+@pytest.fixture
+def cfg(tmp_config):
+    return with_logging(tmp_config, batched_logging_enabled=True, sampling_enabled=True, log_frequency=2, sample_frequency=4,
+                        num_samples=3, compression=False)
+
+
+def batch(step, n=NB, seed=0, **extra):
+    rng = np.random.default_rng(seed + step)
+    data = {
+        "update_step": step,
+        "episode_returns": jnp.asarray(rng.normal(size=n), jnp.float32),
+        "episode_lengths": jnp.asarray(rng.integers(1, 20, size=n), jnp.int32),
+        "similarity_scores": jnp.asarray(rng.uniform(size=n), jnp.float32),
+        "success_mask": jnp.asarray(rng.uniform(size=n) > 0.7),
+        "policy_loss": jnp.float32(0.25),
+        "value_loss": 0.5,
+        "gradient_norm": jnp.float32(1.5),
+        "entropy": 2.0,
+        "explained_variance": jnp.float32(0.1),
+        "learning_rate": 3e-4,
+    }
+    data.update(extra)
+    return data
+
+
+class Recorder:
+    def __init__(self):
+        self.metrics, self.summaries = [], []
+
+    def log_aggregated_metrics(self, metrics, step):
+        self.metrics.append((step, metrics))
+
+    def log_episode_summary(self, summary):
+        self.summaries.append(summary)
+
+
+def test_aggregation_matches_numpy(cfg):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    data = batch(0, extra_vec=jnp.arange(NB, dtype=jnp.float32), my_scalar=7)
+    log.log_batch_step(data)
+    step, m = rec.metrics[0]
+    assert step == 0
+    for key, prefix in (("episode_returns", "reward"), ("similarity_scores", "similarity"), ("episode_lengths", "episode_length"),
+                        ("extra_vec", "extra_vec")):
+        x = np.asarray(data[key], np.float64)
+        assert m[f"{prefix}_mean"] == pytest.approx(x.mean(), rel=1e-5, abs=1e-6)
+        assert m[f"{prefix}_std"] == pytest.approx(x.std(), rel=1e-4, abs=1e-6)
+        assert m[f"{prefix}_max"] == pytest.approx(x.max()) and m[f"{prefix}_min"] == pytest.approx(x.min())
+    assert m["success_rate"] == pytest.approx(np.asarray(data["success_mask"]).mean())
+    for key in ("policy_loss", "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate", "my_scalar"):
+        assert m[key] == pytest.approx(float(data[key]), rel=1e-6)
+    assert list(m)[:4] == ["reward_mean", "reward_std", "reward_max", "reward_min"]
+    assert log._aggregate_batch_metrics(data) == m
+
+
+def test_flags_switch_groups_off(cfg):
+    rec = Recorder()
+    off = with_logging(cfg, log_aggregated_rewards=False, log_aggregated_similarity=False, log_loss_metrics=False,
+                       log_gradient_norms=False, log_episode_lengths=False, log_success_rates=False)
+    ExperimentLogger(off, handlers={"rec": rec}).log_batch_step(batch(0))
+    assert set(rec.metrics[0][1]) == {"entropy", "explained_variance", "learning_rate"}
+
+
+def test_cadence_and_no_device_work_when_skipped(cfg, monkeypatch):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    for step in range(9):
+        log.log_batch_step(batch(step))
+    assert [s for s, _ in rec.metrics] == [0, 2, 4, 6, 8]
+    assert sorted({s["episode_num"] for s in rec.summaries}) == [0, 4, 8]
+    assert len(rec.summaries) == 9
+
+    def forbidden(*a, **k):
+        raise AssertionError("device work on a skipped update")
+
+    monkeypatch.setattr(B, "plan_batch", forbidden)
+    monkeypatch.setattr(B, "reduce_batch", forbidden)
+    monkeypatch.setattr(B, "gather_samples", forbidden)
+    log.log_batch_step(batch(3))
+    log.log_batch_step({"update_step": 5, "episode_returns": "never even looked at"})
+    disabled = with_logging(cfg, batched_logging_enabled=False, sampling_enabled=False)
+    ExperimentLogger(disabled, handlers={"rec": rec}).log_batch_step(batch(0))
+
+
+def test_sampling_is_deterministic_and_without_replacement(cfg):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    data = batch(4, task_ids=[f"task{i}" for i in range(NB)])
+    log.log_batch_step(data)
+    ids = [s["environment_id"] for s in rec.summaries]
+    expected = np.asarray(jax.random.choice(jax.random.PRNGKey(4), NB, shape=(3,), replace=False)).tolist()
+    assert ids == expected and len(set(ids)) == 3
+    s = rec.summaries[0]
+    i = ids[0]
+    assert set(s) >= {"episode_num", "total_reward", "total_steps", "final_similarity", "success", "environment_id", "task_id",
+                      "initial_state", "final_state"}
+    assert s["episode_num"] == 4 and s["task_id"] == f"task{i}"
+    assert s["total_reward"] == pytest.approx(float(data["episode_returns"][i]))
+    assert s["total_steps"] == int(data["episode_lengths"][i]) and s["success"] == bool(data["success_mask"][i])
+    assert s["initial_state"] is None  # absent from the batch: nothing invented
+    rec2 = Recorder()
+    ExperimentLogger(cfg, handlers={"rec": rec2}).log_batch_step(batch(4))
+    assert [x["environment_id"] for x in rec2.summaries] == ids
+    assert [x["environment_id"] for x in log._sample_episodes_from_batch(data)] == ids
+    small = Recorder()
+    ExperimentLogger(cfg, handlers={"rec": small}).log_batch_step(batch(0, n=2))
+    assert [x["environment_id"] for x in small.summaries] == [0, 1]
+
+
+def test_validity_mask_limits_statistics(cfg):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    data = batch(2)
+    mask = np.arange(NB) % 4 == 0
+    log.log_batch_step({**data, "episode_done_mask": jnp.asarray(mask)})
+    m = rec.metrics[0][1]
+    x = np.asarray(data["episode_returns"])[mask]
+    assert m["reward_mean"] == pytest.approx(x.mean(), rel=1e-5) and m["reward_max"] == pytest.approx(x.max())
+    log.log_batch_step({**batch(6), "episode_done_mask": jnp.zeros(NB, bool)})
+    m = rec.metrics[1][1]
+    assert not any(k.startswith(("reward_", "similarity_", "episode_length_", "success_rate")) for k in m)
+    assert m["policy_loss"] == pytest.approx(0.25)
+
+
+def test_bad_inputs_warn_skip_and_keep_the_rest(cfg, caplog):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    returns = np.asarray(batch(0)["episode_returns"]).copy()
+    returns[:3] = [np.nan, np.inf, -np.inf]
+    bad = batch(0, episode_returns=jnp.asarray(returns), similarity_scores=jnp.zeros((0,)),
+                episode_lengths=jnp.ones(NB + 1), success_mask=jnp.ones((NB, 2)), extra_list=[1.0, 2.0],
+                name="hello", value_loss=float("nan"))
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        log.log_batch_step(bad)
+    text = caplog.text
+    assert "'similarity_scores'] is empty" in text
+    assert "'episode_lengths'] has length 65 but the batch size is 64" in text
+    assert "'success_mask'] has shape (64, 2), expected [B] = [64]" in text
+    assert "'extra_list'] is a list" in text
+    assert "'name'] is not a numeric array" in text
+    assert "reward: 3 non-finite value(s)" in text
+    assert "value_loss is nan" in text
+    m = rec.metrics[0][1]
+    finite = returns[3:]
+    assert m["reward_mean"] == pytest.approx(finite.mean(), rel=1e-5) and m["reward_nonfinite"] == 3
+    assert m["policy_loss"] == pytest.approx(0.25) and "value_loss" not in m and m["value_loss_nonfinite"] == 1
+    assert not any(k.startswith(("similarity_", "episode_length_", "success_rate", "extra_list", "name")) for k in m)
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        log.log_batch_step({"episode_returns": jnp.ones(4)})  # counted as update 1: not logged
+        log.log_batch_step({"episode_returns": jnp.ones(4)})  # update 2: logged
+    assert "no 'update_step'" in caplog.text
+    assert rec.metrics[-1][0] == 2 and rec.metrics[-1][1]["reward_mean"] == 1.0
+
+
+def test_jsonl_is_strict_and_handler_failure_is_isolated(cfg, caplog):
+    class Broken:
+        def log_aggregated_metrics(self, metrics, step):
+            raise OSError("full disk")
+
+    log = ExperimentLogger(cfg)
+    log.handlers = {"broken": Broken(), **log.handlers}
+    returns = np.full(NB, np.nan, np.float32)
+    returns[0] = 1.0
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        log.log_batch_step(batch(0, episode_returns=jnp.asarray(returns)))
+        log.log_batch_step(batch(2, episode_returns=jnp.full(NB, np.inf)))
+    log.close()
+    lines = (log.run_dir / "batch_metrics.jsonl").read_text().splitlines()
+    records = [strict_json(line) for line in lines]
+    assert [r["step"] for r in records] == [0, 2] and set(records[0]) == {"timestamp", "step", "metrics"}
+    assert records[0]["metrics"]["reward_mean"] == 1.0 and records[0]["metrics"]["reward_nonfinite"] == NB - 1
+    assert "reward_mean" not in records[1]["metrics"] and records[1]["metrics"]["reward_nonfinite"] == NB
+    assert "handler 'broken' failed in log_aggregated_metrics" in caplog.text
+
+
+def states(n, size=4, value=0):
+    return {"grid": jnp.full((n, size, size), value, jnp.int8), "mask": jnp.ones((n, size, size), bool)}
+
+
+def test_end_to_end_files_rich_tensorboard_wandb(cfg):
+    cfg = dataclasses.replace(cfg, wandb=dataclasses.replace(cfg.wandb, enabled=True),
+                              visualization=dataclasses.replace(cfg.visualization, console=True))
+    out = io.StringIO()
+    log = ExperimentLogger(cfg)
+    log.handlers["rich"] = RichHandler(cfg.visualization, Console(file=out, width=100))
+    for step in range(5):
+        log.log_batch_step(batch(step, initial_states=states(NB, value=1), final_states=states(NB, value=2),
+                                 target_states=states(NB, value=2), task_ids=[f"t{i}" for i in range(NB)], custom=jnp.ones(NB)))
+    log.close()
+    run = read_run(log.run_dir)
+    assert run.steps == [0, 2, 4]
+    assert run.metrics["reward_mean"][0] == pytest.approx(float(jnp.mean(batch(0)["episode_returns"])), rel=1e-5)
+    samples = sorted((log.run_dir / "svg" / "samples").glob("*.svg"))
+    assert len(samples) == 6 and samples[0].name.startswith("update_000000_env_")
+    fills = svg_cells(samples[0].read_text())
+    assert len(fills) == 3 * 16 and set(fills) == {"#0074D9", "#FF4136"}
+    sampled = [e for e in load_episodes(log.run_dir) if "_env" in json.dumps(e.get("summary", {})) or e["summary"].get("environment_id") is not None]
+    assert len(sampled) == 6
+    text = out.getvalue()
+    for section in ("Batch Metrics - Step 4", "Rewards", "Similarity", "Episode length", "Success rate", "Training", "Other", "Custom Mean"):
+        assert section in text
+    tb = tensorboard_scalars(log.run_dir)
+    assert [s for s, _ in tb["batch/reward_mean"]] == [0, 2, 4]
+    rows = [r for r in wandb_history(log.run_dir) if "batch/reward_mean" in r]
+    assert [r["_step"] for r in rows] == [0, 2, 4]
+    assert rows[1]["batch/success_rate"] == pytest.approx(run.metrics["success_rate"][1], rel=1e-6)
+
+
+def make_jit_loop(log, n_updates, n=NB):
+    def update(carry, step):
+        key = carry
+        key, k = jax.random.split(key)
+        returns = jax.random.normal(k, (n,))
+        data = {
+            "update_step": step,
+            "episode_returns": returns,
+            "episode_lengths": jnp.arange(n, dtype=jnp.int32) + step,
+            "similarity_scores": jax.nn.sigmoid(returns),
+            "success_mask": returns > 1.0,
+            "policy_loss": jnp.mean(returns),
+            "value_loss": jnp.float32(0.5),
+            "gradient_norm": jnp.max(returns),
+            "task_ids": jnp.arange(n) % 3,
+            "final_states": states(n, value=3),
+        }
+        log.log_batch_step(data)
+        return key, data
+
+    @jax.jit
+    def train(key):
+        return jax.lax.scan(update, key, jnp.arange(n_updates))
+
+    return train
+
+
+def test_in_jit_path_under_scan_writes_the_same_files(cfg):
+    jit_log = ExperimentLogger(cfg)
+    jit_log.task_names = ["a", "b", "c"]
+    _, datas = make_jit_loop(jit_log, 9)(jax.random.PRNGKey(0))
+    jax.block_until_ready(datas)
+    jit_log.close()
+
+    host_log = ExperimentLogger(cfg)
+    host_log.task_names = ["a", "b", "c"]
+    for step in range(9):
+        host_log.log_batch_step(jax.tree.map(lambda x, s=step: x[s], datas) | {"update_step": step})
+    host_log.close()
+
+    jit_run, host_run = read_run(jit_log.run_dir), read_run(host_log.run_dir)
+    assert jit_run.steps == host_run.steps == [0, 2, 4, 6, 8]
+    assert jit_run.metrics.keys() == host_run.metrics.keys()
+    for key in host_run.metrics:
+        np.testing.assert_allclose(jit_run.metrics[key], host_run.metrics[key], rtol=1e-6)
+    strip = lambda eps: [e["summary"] for e in eps]  # noqa: E731
+    jit_eps, host_eps = strip(load_episodes(jit_log.run_dir)), strip(load_episodes(host_log.run_dir))
+    assert len(jit_eps) == len(host_eps) == 9
+    assert jit_eps == host_eps
+    assert {e["task_id"] for e in jit_eps} <= {"a", "b", "c"}
+    assert sorted(p.name for p in (jit_log.run_dir / "svg" / "samples").iterdir()) == sorted(
+        p.name for p in (host_log.run_dir / "svg" / "samples").iterdir())
