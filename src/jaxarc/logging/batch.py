@@ -17,6 +17,7 @@ each (lists, strings, empty arrays, wrong lengths, 2-D where ``[B]`` is expected
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -193,65 +194,86 @@ def _describe(value: Any) -> str:
     return f"an array of shape {shape}" if shape is not None else f"{type(value).__name__} {value!r:.40}"
 
 
-def _stats(x: jax.Array, valid: jax.Array | None) -> dict[str, jax.Array]:
-    x = x.astype(jnp.float32)
-    finite = jnp.isfinite(x)
-    keep = finite if valid is None else finite & valid
-    considered = jnp.ones_like(finite) if valid is None else valid
-    n = jnp.sum(keep)
-    denom = jnp.maximum(n, 1)
-    mean = jnp.sum(jnp.where(keep, x, 0.0)) / denom
-    var = jnp.sum(jnp.where(keep, jnp.square(x - mean), 0.0)) / denom
-    return {
-        "count": n,
-        "nonfinite": jnp.sum(~finite & considered),
-        "mean": mean,
-        "std": jnp.sqrt(var),
-        "max": jnp.max(jnp.where(keep, x, -jnp.inf)),
-        "min": jnp.min(jnp.where(keep, x, jnp.inf)),
-    }
+STAT_FIELDS = ("count", "nonfinite", *STAT_NAMES)
+#: Reductions are folded into this many contiguous chunks first: an elementwise chain
+#: over ``[K, B/16]`` slices vectorises on CPU, where one long serial reduction does not.
+FOLD = 16
+
+
+def _fold(x: jax.Array, op, final) -> jax.Array:
+    """Reduce ``x[K, B]`` (B a multiple of FOLD) over its last axis."""
+    width = x.shape[1] // FOLD
+    acc = x[:, :width]
+    for i in range(1, FOLD):
+        acc = op(acc, x[:, i * width : (i + 1) * width])
+    return final(acc, axis=1)
 
 
 @jax.jit
-def reduce_batch(vectors: dict[str, jax.Array], scalars: dict[str, jax.Array], mask: jax.Array | None) -> dict[str, Any]:
-    """All statistics of all keys in one XLA computation (returns a small pytree)."""
-    valid = None if mask is None else mask.astype(bool)
-    return {
-        "vectors": {k: _stats(v, valid) for k, v in vectors.items()},
-        "scalars": {k: jnp.asarray(v, jnp.float32) for k, v in scalars.items()},
-    }
+def _reduce_packed(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...], mask: jax.Array | None) -> jax.Array:
+    parts = [jnp.asarray(v, jnp.float32).reshape(()) for v in scalars]
+    if vectors:
+        x = jnp.stack([v.astype(jnp.float32) for v in vectors])  # [K, B]
+        finite = jnp.isfinite(x)
+        considered = jnp.ones_like(finite) if mask is None else jnp.broadcast_to(mask.astype(bool), x.shape)
+        pad = ((0, 0), (0, -x.shape[1] % FOLD))  # padding is neither kept nor counted
+        x, finite, considered = jnp.pad(x, pad), jnp.pad(finite, pad, constant_values=True), jnp.pad(considered, pad)
+        keep = finite & considered
+        count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum)
+        nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum)
+        n = jnp.maximum(count, 1.0)
+        mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum) / n
+        var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum) / n
+        vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max)
+        vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min)
+        stats = jnp.stack([count, nonfinite, mean, jnp.sqrt(var), vmax, vmin], axis=1).reshape(-1)
+        parts = [stats, *(p[None] for p in parts)]
+        return jnp.concatenate(parts)
+    return jnp.stack(parts) if parts else jnp.zeros((0,), jnp.float32)
+
+
+def reduce_batch(plan: BatchPlan) -> jax.Array:
+    """Every statistic of every key of ``plan`` in one XLA computation, packed into one
+    float32 vector (6 numbers per ``[B]`` key — count, non-finite count, mean, std, max,
+    min — then one per scalar), so that fetching it is a single small transfer.
+    Decode it with :func:`metrics_from_packed`."""
+    return _reduce_packed(tuple(plan.vectors.values()), tuple(plan.scalars.values()), plan.mask)
 
 
 _ORDER = {name: i for i, name in enumerate(["reward", "similarity", "episode_length", "success_rate", *SCALAR_METRICS])}
 
 
-def metrics_from_reduced(reduced: Mapping[str, Any], step: int | None = None) -> dict[str, float]:
+def metrics_from_packed(packed: np.ndarray, plan: BatchPlan, step: int | None = None) -> dict[str, float]:
     """Turn the fetched reduction into the design's flat ``{metric: float}`` dict.
 
     Keys with no valid finite entry yield no numbers; non-finite values are counted in
     ``<name>_nonfinite`` and warned about.
     """
+    values = np.asarray(packed, np.float64).tolist()
+    at = f" at update {step}" if step is not None else ""
+    nv = len(plan.vectors)
     metrics: dict[str, float] = {}
-    for name, s in sorted(reduced["vectors"].items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER))):
-        nonfinite = int(s["nonfinite"])
+    items = [(name, ("vector", i)) for i, name in enumerate(plan.vectors)]
+    items += [(name, ("scalar", nv * len(STAT_FIELDS) + i)) for i, name in enumerate(plan.scalars)]
+    for name, (kind, i) in sorted(items, key=lambda kv: (kv[1][0] == "scalar", _ORDER.get(kv[0], len(_ORDER)))):
+        if kind == "scalar":
+            value = values[i]
+            if math.isfinite(value):
+                metrics[name] = value
+            else:
+                logger.warning("%s is %s%s; not logged", name, value, at)
+                metrics[f"{name}_nonfinite"] = 1
+            continue
+        count, nonfinite, mean, std, vmax, vmin = values[i * len(STAT_FIELDS) : (i + 1) * len(STAT_FIELDS)]
         if nonfinite:
-            logger.warning("%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s", name, nonfinite,
-                           f" at update {step}" if step is not None else "")
-            metrics[f"{name}_nonfinite"] = nonfinite
-        if int(s["count"]) == 0:
+            logger.warning("%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s", name, int(nonfinite), at)
+            metrics[f"{name}_nonfinite"] = int(nonfinite)
+        if count == 0:
             continue
         if name == "success_rate":
-            metrics[name] = float(s["mean"])
+            metrics[name] = mean
         else:
-            for stat in STAT_NAMES:
-                metrics[f"{name}_{stat}"] = float(s[stat])
-    for name, value in sorted(reduced["scalars"].items(), key=lambda kv: _ORDER.get(kv[0], len(_ORDER))):
-        value = float(value)
-        if np.isfinite(value):
-            metrics[name] = value
-        else:
-            logger.warning("%s is %s%s; not logged", name, value, f" at update {step}" if step is not None else "")
-            metrics[f"{name}_nonfinite"] = 1
+            metrics.update({f"{name}_mean": mean, f"{name}_std": std, f"{name}_max": vmax, f"{name}_min": vmin})
     return metrics
 
 

@@ -184,17 +184,18 @@ class ExperimentLogger:
         if not (do_log or do_sample) or not self.handlers:
             return
         plan = B.plan_batch(batch_data, cfg, want_samples=do_sample)
-        reduced = B.reduce_batch(plan.vectors, plan.scalars, plan.mask) if do_log else None
-        samples = None
+        packed = B.reduce_batch(plan) if do_log else None
         if do_sample and plan.batch_size is not None:
             samples = B.gather_samples(jnp.int32(step), plan.per_env, num_samples=cfg.num_samples, batch_size=plan.batch_size)
-        reduced, samples = jax.device_get((reduced, samples))  # the one transfer of this event
-        self._emit(step, reduced, samples, plan.task_names)
+            packed, samples = jax.device_get((packed, samples))  # the one transfer of this event
+        else:
+            packed, samples = (np.asarray(packed) if packed is not None else None), None  # one small array
+        self._emit(step, plan, packed, samples)
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""
         plan = B.plan_batch(batch_data, self.config.logging, want_samples=False)
-        return B.metrics_from_reduced(jax.device_get(B.reduce_batch(plan.vectors, plan.scalars, plan.mask)))
+        return B.metrics_from_packed(np.asarray(B.reduce_batch(plan)), plan)
 
     def _sample_episodes_from_batch(self, batch_data: dict[str, Any]) -> list[dict[str, Any]]:
         """The design's sampling: ``num_samples`` episode summaries gathered on device."""
@@ -206,14 +207,14 @@ class ExperimentLogger:
                                                     batch_size=plan.batch_size))
         return B.summaries_from_samples(step, idx, rows, plan.task_names, self.task_names)
 
-    def _emit(self, step: int, reduced: Any, samples: Any, task_names: list[str] | None) -> None:
-        if reduced is not None:
-            metrics = B.metrics_from_reduced(reduced, step)
+    def _emit(self, step: int, plan: B.BatchPlan, packed: np.ndarray | None, samples: Any) -> None:
+        if packed is not None:
+            metrics = B.metrics_from_packed(packed, plan, step)
             if metrics:
                 self._dispatch("log_aggregated_metrics", metrics, step)
         if samples is not None:
             idx, rows = samples
-            for summary in B.summaries_from_samples(step, idx, rows, task_names, self.task_names):
+            for summary in B.summaries_from_samples(step, idx, rows, plan.task_names, self.task_names):
                 self.log_episode_summary(summary)
 
     def _log_batch_traced(self, batch_data: dict[str, Any]) -> None:
@@ -231,19 +232,18 @@ class ExperimentLogger:
         do_sample = (step % cfg.sample_frequency == 0) & want_sample
 
         def emit(_):
-            reduced = B.reduce_batch(plan.vectors, plan.scalars, plan.mask) if want_log else None
+            packed = B.reduce_batch(plan) if want_log else None
             samples = B._gather(step, plan.per_env, cfg.num_samples, plan.batch_size) if want_sample else None
-            io_callback(partial(self._emit_from_device, task_names=plan.task_names), None,
-                        step, do_log, do_sample, reduced, samples, ordered=True)
+            io_callback(partial(self._emit_from_device, plan=plan), None, step, do_log, do_sample, packed, samples, ordered=True)
 
         jax.lax.cond(do_log | do_sample, emit, lambda _: None, None)
 
-    def _emit_from_device(self, step, do_log, do_sample, reduced, samples, task_names) -> None:
+    def _emit_from_device(self, step, do_log, do_sample, packed, samples, plan) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
             if not self.handlers or self._closed:
                 return
-            self._emit(int(step), reduced if bool(do_log) else None, samples if bool(do_sample) else None, task_names)
+            self._emit(int(step), plan, packed if bool(do_log) else None, samples if bool(do_sample) else None)
         except Exception as err:
             logger.warning("batched logging callback failed at update %s: %r", step, err)
 
