@@ -152,7 +152,7 @@ def main() -> None:
     gc.collect()
     live_after, rss_after = len(jax.live_arrays()), rss_mb()
     mem_log.close()
-    lines = sum(1 for _ in open(mem_log.run_dir / "batch_metrics.jsonl"))
+    lines = len((mem_log.run_dir / "batch_metrics.jsonl").read_text().splitlines())
     print(f"{args.events} logged events (B=1000, File handler, samples every 100): {1e3 * elapsed / args.events:.3f} ms/event, "
           f"RSS {rss_before:.1f} -> {rss_after:.1f} MB ({rss_after - rss_before:+.1f} MB), live device arrays {live_before} -> {live_after}")
 
