@@ -214,7 +214,7 @@ class TrainConfig(eqx.Module):
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    hidden_dim: int = 64
+    hidden_dim: int = 32
     seed: int = 0
     loop: Literal["host", "jit"] = "host"
     checkpoint_every: int = 50

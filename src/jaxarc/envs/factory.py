@@ -16,7 +16,8 @@ def make(dataset_id: str | None = None, config: JaxArcConfig | None = None) -> t
         dataset_id: ``"AGI1-train"``, ``"AGI1-eval"``, ``"AGI2-train"``, ``"AGI2-eval"``, one
             task such as ``"AGI1-007bbfb7"``, or a folder of ARC JSON files. ``None`` uses
             ``config.dataset`` as it is.
-        config: a :class:`JaxArcConfig`; default: ``load_config(["dataset=agi1"])`` (30×30).
+        config: a :class:`JaxArcConfig`; default: ``load_config(["dataset=agi1",
+            "environment=default"])`` (30×30 grids, 100-step episodes).
 
     Returns:
         ``(env, params)``: ``env.reset(key, params)`` / ``env.step(state, action, params)``.
@@ -24,7 +25,7 @@ def make(dataset_id: str | None = None, config: JaxArcConfig | None = None) -> t
     if config is None:
         from .load import load_config
 
-        config = load_config(["dataset=agi1"])
+        config = load_config(["dataset=agi1", "environment=default"])
     dataset = config.dataset if dataset_id is None else resolve_dataset_id(dataset_id, config.dataset)
     config = dataclasses.replace(config, dataset=dataset)
     buffer = load_task_buffer(config.dataset)

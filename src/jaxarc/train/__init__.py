@@ -1,0 +1,7 @@
+"""Batched PPO training: ``jaxarc train`` / ``python -m jaxarc.train``."""
+
+from .loop import TrainingDiverged, TrainResult, load_checkpoint, save_checkpoint, train
+from .networks import ActorCritic
+from .ppo import PPO, Runner
+
+__all__ = ["PPO", "ActorCritic", "Runner", "TrainResult", "TrainingDiverged", "load_checkpoint", "save_checkpoint", "train"]
