@@ -29,7 +29,6 @@ def _train(args: argparse.Namespace) -> int:
         overrides.append(f"train.resume={args.resume}")
     try:
         config = load_config(overrides)
-        from .data.registry import DATASET_ID_HELP  # noqa: F401  (imported for the error path below)
         from .train import TrainingDiverged, train
     except ConfigValidationError as err:
         print(f"jaxarc train: {err}", file=sys.stderr)

@@ -134,9 +134,9 @@ def train(config: JaxArcConfig, console=None) -> TrainResult:
                 batch["update_step"] = u
                 log.log_batch_step(batch)
                 done = u + 1
-                if u % config.logging.log_frequency == 0 or done == start + c.num_updates:
-                    if bool(runner.diverged):
-                        raise TrainingDiverged(f"a loss became NaN/inf by update {u}")
+                check_due = u % config.logging.log_frequency == 0 or done == start + c.num_updates
+                if check_due and bool(runner.diverged):
+                    raise TrainingDiverged(f"a loss became NaN/inf by update {u}")
                 if done % c.checkpoint_every == 0 and log.run_dir is not None:
                     save_checkpoint(log.run_dir, runner)
                 if progress is not None:

@@ -1,0 +1,136 @@
+"""`jaxarc train`: learning happens, both loops log the same, resume, Ctrl-C, bad input, many devices."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jaxarc
+from jaxarc.cli import main as cli_main
+from jaxarc.logging import load_episodes, read_run
+from jaxarc.train import TrainingDiverged, train
+from tests.helpers import tensorboard_scalars
+
+pytestmark = pytest.mark.slow
+
+
+def easy_overrides(easy_dir, out, updates, loop="host", extra=()):
+    return [
+        "dataset=folder", f"dataset.data_dir={easy_dir}", "dataset.max_grid_size=3", "action=fill_only",
+        "environment.max_episode_steps=4", "train.num_envs=32", "train.num_steps=8", "train.num_minibatches=2",
+        "train.hidden_dim=16", f"train.num_updates={updates}", "train.learning_rate=0.003", "train.checkpoint_every=10",
+        "logging.log_frequency=5", "logging.sample_frequency=10", "visualization.console=false",
+        f"storage.base_output_dir={out}", f"train.loop={loop}", *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def host_run(easy_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("host")
+    return train(jaxarc.load_config(easy_overrides(easy_dir, out, 40)))
+
+
+def test_learning_happens_on_easy_tasks(host_run):
+    run = read_run(host_run.run_dir)
+    sim = run.metrics["similarity_mean"]
+    assert run.steps[0] == 0 and run.steps[-1] == 35
+    assert sim[0] < 0.5 and np.mean(sim[-2:]) > sim[0] + 0.35, sim
+
+
+def test_run_directory_has_everything(host_run):
+    d = host_run.run_dir
+    assert (d / "config.yaml").exists() and (d / "checkpoint.eqx").exists()
+    assert json.loads((d / "checkpoint.json").read_text())["update"] == 40
+    records = [json.loads(line) for line in (d / "batch_metrics.jsonl").read_text().splitlines()]
+    assert set(records[0]["metrics"]) >= {"reward_mean", "similarity_mean", "episode_length_mean", "success_rate", "policy_loss",
+                                          "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate"}
+    assert [s for s, _ in tensorboard_scalars(d)["batch/similarity_mean"]] == list(range(0, 40, 5))
+    samples = sorted((d / "svg" / "samples").glob("*.svg"))
+    assert len(samples) == 4 * 3  # updates 0, 10, 20, 30 x num_samples
+    summaries = [e["summary"] for e in load_episodes(d) if e["summary"] and "environment_id" in e["summary"]]
+    assert {s["task_id"] for s in summaries} <= {"fill1", "fill2"}
+
+
+def test_jit_loop_logs_the_same_numbers(host_run, easy_dir, tmp_path):
+    jit = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40, loop="jit")))
+    a, b = read_run(host_run.run_dir), read_run(jit.run_dir)
+    assert a.steps == b.steps
+    for key in ("similarity_mean", "reward_mean", "episode_length_mean", "success_rate"):
+        np.testing.assert_allclose(a.metrics[key], b.metrics[key], rtol=1e-3, atol=1e-4)
+    assert sorted(p.name for p in (jit.run_dir / "svg" / "samples").iterdir()) == sorted(
+        p.name for p in (host_run.run_dir / "svg" / "samples").iterdir())
+
+
+def test_resume_continues_the_step_counter(host_run, easy_dir, tmp_path):
+    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 10, extra=[f"train.resume={host_run.run_dir}"]))
+    resumed = train(cfg)
+    run = read_run(resumed.run_dir)
+    assert run.steps == [40, 45] and resumed.updates_done == 50
+    assert run.metrics["similarity_mean"][0] > 0.6  # the trained policy, not a fresh one
+    assert json.loads((resumed.run_dir / "checkpoint.json").read_text())["update"] == 50
+
+
+def test_ctrl_c_stops_cleanly(easy_dir, tmp_path, monkeypatch):
+    from jaxarc.logging import ExperimentLogger
+
+    original = ExperimentLogger.log_batch_step
+
+    def interrupt_at_7(self, batch_data):
+        if batch_data["update_step"] == 7:
+            raise KeyboardInterrupt
+        original(self, batch_data)
+
+    monkeypatch.setattr(ExperimentLogger, "log_batch_step", interrupt_at_7)
+    result = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40)))
+    assert result.interrupted and result.updates_done == 7
+    run = read_run(result.run_dir)
+    assert run.steps == [0, 5]
+    assert json.loads((result.run_dir / "checkpoint.json").read_text())["update"] == 8
+    assert all(line.endswith("}") for line in (result.run_dir / "batch_metrics.jsonl").read_text().splitlines())
+
+
+def test_divergence_stops_with_a_clear_message(easy_dir, tmp_path, caplog):
+    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 30, extra=["train.learning_rate=1e30", "train.max_grad_norm=1e30"]))
+    with pytest.raises(TrainingDiverged, match="NaN/inf"):
+        train(cfg)
+    run_dir = next(Path(tmp_path).iterdir())
+    text = (run_dir / "batch_metrics.jsonl").read_text()
+    assert "NaN" not in text and "_nonfinite" in text
+    assert "training diverged" in caplog.text
+
+
+def test_bad_overrides_fail_before_compiling(capsys):
+    assert cli_main(["train", "train.num_envs=0"]) == 2
+    assert "train.num_envs must be positive" in capsys.readouterr().err
+    assert cli_main(["train", "train.num_env=8"]) == 2
+    assert "did you mean 'train.num_envs'" in capsys.readouterr().err
+    assert cli_main(["train", "dataset=nope"]) == 2
+    assert "valid choices for 'dataset': agi1" in capsys.readouterr().err
+    assert cli_main(["train", "dataset.task_ids=[zzzz]"]) == 2
+    assert "unknown task id" in capsys.readouterr().err
+
+
+def test_sharded_training_gives_the_same_statistics(easy_dir, tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import json, jax, jaxarc
+        from jaxarc.train import train
+        from tests.test_train import easy_overrides
+        assert len(jax.devices()) == 4
+        r = train(jaxarc.load_config(easy_overrides({str(easy_dir)!r}, {str(tmp_path / 'multi')!r}, 6)))
+        print("RUN", r.run_dir)
+        """
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    assert "RUN" in out.stdout, out.stderr[-3000:]
+    multi = read_run(Path(out.stdout.split("RUN", 1)[1].strip()))
+    single = read_run(train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "single", 6))).run_dir)
+    assert multi.steps == single.steps == [0, 5]
+    for key in ("similarity_mean", "reward_mean", "episode_length_mean"):
+        np.testing.assert_allclose(multi.metrics[key], single.metrics[key], rtol=1e-4, atol=1e-5)
