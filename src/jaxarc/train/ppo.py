@@ -172,7 +172,7 @@ class PPO:
             (total, aux), grads = grad_fn(model, batch, adv, ret)
             updates, opt_state = self.optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_array))
             model = eqx.apply_updates(model, updates)
-            return (model, opt_state), (total, *aux, optax.tree_utils.tree_l2_norm(grads))
+            return (model, opt_state), (total, *aux, optax.tree.norm(grads))
 
         def epoch(carry, key):
             perm = jax.random.permutation(key, self.batch_size).reshape(c.num_minibatches, self.minibatch_size)

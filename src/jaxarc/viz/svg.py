@@ -72,8 +72,9 @@ def _row(title: str, panels: Sequence[tuple[str, np.ndarray | None, dict]], cell
     heights = [(g.shape[0] if g is not None and g.size else 2) * cell for _, g, _ in panels]
     width = PAD * 2 + sum(widths) + GAP * (len(panels) - 1)
     height = PAD * 2 + TITLE_H + LABEL_H + max(heights) + (LABEL_H if footer else 0)
-    d = dw.Drawing(max(width, 260), height)
-    d.append(dw.Rectangle(0, 0, max(width, 260), height, fill="#FFFFFF"))
+    width = max(width, 260, PAD * 2 + 8.2 * len(title), PAD * 2 + 7 * len(footer))  # room for the text (monospace)
+    d = dw.Drawing(width, height)
+    d.append(dw.Rectangle(0, 0, width, height, fill="#FFFFFF"))
     d.append(dw.Text(title, 13, PAD, PAD + 12, font_family=FONT, font_weight="bold", fill="#111111"))
     x = PAD
     for (label, grid, marks), w in zip(panels, widths, strict=True):

@@ -1,0 +1,236 @@
+"""``jaxarc report``: run directories as one self-contained HTML page (and PNGs).
+
+Everything is inline: plots are matplotlib SVGs, episode pictures are the run's own SVGs,
+there are no scripts and nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .logging.reader import RunData, read_run
+
+logger = logging.getLogger("jaxarc.report")
+
+#: (section title, metric prefix or names). Prefix groups get mean ± std bands and min/max lines.
+GROUPS = (
+    ("Reward", "reward"),
+    ("Similarity", "similarity"),
+    ("Episode length", "episode_length"),
+    ("Success rate", ("success_rate",)),
+    ("Losses", ("policy_loss", "value_loss")),
+    ("Gradient norm", ("gradient_norm",)),
+    ("Entropy", ("entropy",)),
+    ("Explained variance", ("explained_variance",)),
+    ("Learning rate", ("learning_rate",)),
+)
+LOWER_IS_BETTER = ("policy_loss", "value_loss", "gradient_norm")
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+MAX_GALLERY_STEPS = 8
+
+
+def _series(run: RunData, name: str) -> tuple[np.ndarray, np.ndarray]:
+    values = run.metrics.get(name)
+    if values is None:
+        return np.array([]), np.array([])
+    pairs = [(s, v) for s, v in zip(run.steps, values, strict=True) if v is not None]
+    if not pairs:
+        return np.array([]), np.array([])
+    s, v = zip(*pairs, strict=True)
+    return np.asarray(s), np.asarray(v, float)
+
+
+def _group_metrics(spec) -> list[str]:
+    return [f"{spec}_mean", f"{spec}_std", f"{spec}_min", f"{spec}_max"] if isinstance(spec, str) else list(spec)
+
+
+def _other_metrics(runs: Sequence[RunData]) -> list[str]:
+    known = {m for _, spec in GROUPS for m in _group_metrics(spec)}
+    names: list[str] = []
+    for run in runs:
+        names += [k for k in run.metrics if k not in known and k not in names]
+    return names
+
+
+def _figure(title: str, runs: Sequence[RunData], spec, names: list[str] | None = None):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=100)
+    drawn = False
+    for i, run in enumerate(runs):
+        colour = COLOURS[i % len(COLOURS)]
+        label = run.name if len(runs) > 1 else None
+        if isinstance(spec, str):
+            steps, mean = _series(run, f"{spec}_mean")
+            if not len(steps):
+                continue
+            drawn = True
+            ax.plot(steps, mean, color=colour, lw=1.8, label=label or "mean")
+            s_std, std = _series(run, f"{spec}_std")
+            if len(std) == len(mean):
+                ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.18, lw=0, label=None if label else "± std")
+            for stat, style in (("min", ":"), ("max", "--")):
+                s, v = _series(run, f"{spec}_{stat}")
+                if len(s):
+                    ax.plot(s, v, color=colour, lw=0.7, ls=style, label=None if label else stat)
+        else:
+            for j, name in enumerate(names or spec):
+                steps, v = _series(run, name)
+                if len(steps):
+                    drawn = True
+                    ls = ("-", "--", ":", "-.")[j % 4]
+                    ax.plot(steps, v, color=colour, lw=1.6, ls=ls, label=f"{run.name}: {name}" if len(runs) > 1 else name)
+    if not drawn:
+        plt.close(fig)
+        return None
+    ax.set_title(title, fontsize=11)
+    ax.set_xlabel("update")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in (d or {}).items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _summary_rows(runs: Sequence[RunData]) -> list[tuple[str, str, float | None, float | None, int | None]]:
+    rows = []
+    for run in runs:
+        for name in run.metrics:
+            steps, v = _series(run, name)
+            if not len(v):
+                continue
+            best_i = int(np.argmin(v) if name in LOWER_IS_BETTER else np.argmax(v))
+            rows.append((run.name, name, float(v[-1]), float(v[best_i]), int(steps[best_i])))
+    return rows
+
+
+def _gallery(run: RunData) -> list[tuple[int, list[tuple[str, str]]]]:
+    folder = run.run_dir / "svg" / "samples"
+    groups: dict[int, list[tuple[str, str]]] = {}
+    for path in sorted(folder.glob("update_*_env_*.svg")) if folder.is_dir() else []:
+        m = re.match(r"update_(\d+)_env_(\d+)", path.stem)
+        if m:
+            groups.setdefault(int(m.group(1)), []).append((f"env {int(m.group(2))}", path.read_text(encoding="utf-8")))
+    steps = sorted(groups)
+    if len(steps) > MAX_GALLERY_STEPS:  # first, last and evenly spaced in between
+        picks = np.linspace(0, len(steps) - 1, MAX_GALLERY_STEPS).round().astype(int)
+        steps = [steps[i] for i in sorted(set(picks.tolist()))]
+    return [(s, groups[s]) for s in steps]
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#1b1b1b;padding:0 16px}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
+.muted{color:#666;font-size:13px} .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
+.plot svg{width:100%;height:auto} table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4} td.l,th.l{text-align:left} .gallery{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
+.sample{border:1px solid #e2e2e2;border-radius:4px;padding:4px;background:#fff} .sample svg{max-width:360px;height:auto}
+.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
+"""
+
+
+def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
+    """The HTML page, and the matplotlib figures by section (for ``--png``)."""
+    figures: dict[str, Any] = {}
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>jaxarc report: {html.escape(', '.join(r.name for r in runs))}</title>"
+             f"<style>{CSS}</style></head><body>"]
+    parts.append("<h1>jaxarc report</h1><p class='muted'>")
+    for i, run in enumerate(runs):
+        last = run.steps[-1] if run.steps else "-"
+        parts.append(f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>{html.escape(run.name)} "
+                     f"({len(run.steps)} logged updates, last update {last})<br>")
+    parts.append("</p><section id='curves'><h2>Learning curves</h2><div class='plots'>")
+    sections = list(GROUPS) + [("Other metrics", tuple(_other_metrics(runs)))] if _other_metrics(runs) else list(GROUPS)
+    for title, spec in sections:
+        fig = _figure(title, runs, spec)
+        if fig is None:
+            continue
+        figures[title] = fig
+        slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+        parts.append(f"<div class='plot' id='plot-{slug}' data-metric-group='{html.escape(title)}'>{_svg_text(fig)}</div>")
+    parts.append("</div></section>")
+
+    parts.append("<section id='summary'><h2>Final and best values</h2><table><tr><th class='l'>run</th><th class='l'>metric</th>"
+                 "<th>final</th><th>best</th><th>best at update</th></tr>")
+    for run_name, name, final, best, at in _summary_rows(runs):
+        parts.append(f"<tr><td class='l'>{html.escape(run_name)}</td><td class='l'>{html.escape(name)}</td>"
+                     f"<td data-value='{final!r}'>{final:.4g}</td><td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>")
+    parts.append("</table></section>")
+
+    flat = [_flatten(r.config) for r in runs]
+    keys = sorted({k for f in flat for k in f})
+    differing = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
+    parts.append("<section id='config'><h2>Configuration</h2>")
+    if len(runs) > 1:
+        if differing:
+            parts.append("<table><tr><th class='l'>key</th>" + "".join(f"<th class='l'>{html.escape(r.name)}</th>" for r in runs) + "</tr>")
+            for k in differing:
+                parts.append(f"<tr><td class='l'>{html.escape(k)}</td>" + "".join(f"<td class='l'>{html.escape(repr(f.get(k)))}</td>" for f in flat) + "</tr>")
+            parts.append("</table>")
+        else:
+            parts.append("<p class='muted'>The runs have the same configuration.</p>")
+    shown = flat[0] if flat else {}
+    parts.append(f"<details><summary>Full configuration of {html.escape(runs[0].name)}</summary><table>")
+    for k in sorted(shown):
+        parts.append(f"<tr><td class='l'>{html.escape(k)}</td><td class='l'>{html.escape(repr(shown[k]))}</td></tr>")
+    parts.append("</table></details></section>")
+
+    parts.append("<section id='gallery'><h2>Sampled episodes</h2><p class='muted'>Initial, final and target grids of the "
+                 "environments sampled at each logged update.</p>")
+    any_samples = False
+    for run in runs:
+        for step, samples in _gallery(run):
+            any_samples = True
+            parts.append(f"<h3 class='muted'>{html.escape(run.name)} · update {step}</h3><div class='gallery'>")
+            parts += [f"<div class='sample' title='{html.escape(label)}'>{svg[svg.index('<svg'):]}</div>" for label, svg in samples]
+            parts.append("</div>")
+    if not any_samples:
+        parts.append("<p class='muted'>No sampled episodes were written (sampling off, or the run is too short).</p>")
+    parts.append("</section></body></html>")
+    return "".join(parts), figures
+
+
+def _svg_text(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def build_report(run_dirs: Sequence[str | Path], output: str | Path | None = None, png: bool = False) -> Path:
+    """Write the report for ``run_dirs`` to ``output`` (default ``<first run>/report.html``)."""
+    runs = [read_run(d) for d in run_dirs]
+    page, figures = render_report(runs)
+    out = Path(output) if output else runs[0].run_dir / "report.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    if png:
+        for title, fig in figures.items():
+            slug = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_")
+            fig.savefig(out.with_name(f"{out.stem}_{slug}.png"), dpi=110)
+    import matplotlib.pyplot as plt
+
+    for fig in figures.values():
+        plt.close(fig)
+    logger.info("report for %d run(s) written to %s", len(runs), out)
+    return out

@@ -1,0 +1,160 @@
+"""`jaxarc report`: HTML structure, numbers against the JSONL, partial runs, several runs, a real browser."""
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxarc
+from jaxarc.cli import main as cli_main
+from jaxarc.logging import ExperimentLogger, read_run
+from jaxarc.report import build_report
+
+
+def make_run(base: Path, name: str, updates: int = 30, seed: int = 0, with_losses: bool = True, lr: float = 3e-4) -> Path:
+    cfg = jaxarc.load_config([f"storage.base_output_dir={base}", f"storage.run_name={name}", "visualization.console=false",
+                              "storage.tensorboard=false", "logging.log_frequency=2", "logging.sample_frequency=10",
+                              f"train.learning_rate={lr}"])
+    rng = np.random.default_rng(seed)
+    with ExperimentLogger(cfg) as log:
+        for u in range(updates):
+            n = 16
+            data = {
+                "update_step": u,
+                "episode_returns": jnp.asarray(rng.normal(u / 10, 1, n), jnp.float32),
+                "similarity_scores": jnp.asarray(np.clip(rng.normal(u / updates, 0.1, n), 0, 1), jnp.float32),
+                "episode_lengths": jnp.asarray(rng.integers(1, 10, n)),
+                "success_mask": jnp.asarray(rng.uniform(size=n) < u / updates),
+                "initial_states": {"grid": jnp.zeros((n, 3, 3), jnp.int8), "mask": jnp.ones((n, 3, 3), bool)},
+                "final_states": {"grid": jnp.ones((n, 3, 3), jnp.int8), "mask": jnp.ones((n, 3, 3), bool)},
+            }
+            if with_losses:
+                data |= {"policy_loss": 1.0 / (u + 1), "value_loss": 2.0 / (u + 1), "gradient_norm": 0.5}
+            log.log_batch_step(data)
+    return log.run_dir
+
+
+class Sections(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.groups, self.rows, self._row, self._cell = [], [], [], None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.append(a["id"])
+        if "data-metric-group" in a:
+            self.groups.append(a["data-metric-group"])
+        if tag == "tr":
+            self._row = []
+        if tag == "td" and self._row is not None:
+            self._row.append(a.get("data-value"))
+            self._cell = ""
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._row is not None:
+            self._row[-1] = (self._row[-1], self._cell)
+            self._cell = None
+        if tag == "tr" and self._row:
+            self.rows.append(self._row)
+            self._row = None
+
+
+def parse(path: Path) -> Sections:
+    p = Sections()
+    p.feed(path.read_text())
+    return p
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report_runs")
+    return make_run(base, "a", seed=0), make_run(base, "b", seed=1, lr=1e-3)
+
+
+def test_single_run_report_has_sections_and_true_numbers(runs, tmp_path):
+    out = build_report([runs[0]], tmp_path / "r.html")
+    page = out.read_text()
+    doc = parse(out)
+    assert {"curves", "summary", "config", "gallery"} <= set(doc.ids)
+    assert doc.groups[:6] == ["Reward", "Similarity", "Episode length", "Success rate", "Losses", "Gradient norm"]
+    import re
+
+    assert not re.search(r"(src|href)=[\"']?https?:", page) and "<script" not in page and "<link" not in page
+    records = [json.loads(line) for line in (runs[0] / "batch_metrics.jsonl").read_text().splitlines()]
+    table = {(r[0][1], r[1][1]): r for r in doc.rows if len(r) == 5}
+    for metric in ("reward_mean", "similarity_max", "policy_loss", "success_rate"):
+        values = [rec["metrics"][metric] for rec in records if metric in rec["metrics"]]
+        row = table[("a", metric)]
+        assert float(row[2][0]) == pytest.approx(values[-1])
+        best = min(values) if metric == "policy_loss" else max(values)
+        assert float(row[3][0]) == pytest.approx(best)
+    assert page.count("class='sample'") == 3 * 3  # updates 0, 10, 20 x 3 samples
+    for svg in page.split("<svg")[1:3]:
+        ET.fromstring("<svg" + svg[: svg.index("</svg>") + 6])  # inline plots are well-formed XML
+
+
+def test_two_runs_overlay_and_config_diff(runs, tmp_path):
+    out = build_report(list(runs), tmp_path / "both.html", png=True)
+    page = out.read_text()
+    assert "#1f77b4" in page and "#d62728" in page  # one colour per run
+    doc = parse(out)
+    diff_keys = [r[0][1] for r in doc.rows if len(r) == 3]
+    assert "train.learning_rate" in diff_keys and "storage.run_name" in diff_keys
+    pngs = sorted(p.name for p in tmp_path.glob("both_*.png"))
+    assert "both_reward.png" in pngs and "both_similarity.png" in pngs
+    assert Path(tmp_path / "both_reward.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_partial_runs(tmp_path):
+    run = make_run(tmp_path, "partial", updates=6, with_losses=False)
+    with open(run / "batch_metrics.jsonl", "a") as f:
+        f.write('{"timestamp": 1, "step": 99, "metr')  # torn last line of a run still being written
+    assert read_run(run).steps == [0, 2, 4]
+    doc = parse(build_report([run], tmp_path / "p.html"))
+    assert "Losses" not in doc.groups and "Gradient norm" not in doc.groups and "Reward" in doc.groups
+
+
+def test_missing_metrics_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="has no batch_metrics.jsonl"):
+        build_report([tmp_path])
+    assert cli_main(["report", str(tmp_path)]) == 2
+    assert "has no batch_metrics.jsonl" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(runs, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        pytest.fail("chromium is not installed (.ci/run installs Debian's chromium package)")
+    out = build_report(list(runs), tmp_path / "view.html")
+    shot = tmp_path / "shot.png"
+    common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400",
+              "--enable-logging=stderr", "--v=0"]
+    shot_run = subprocess.run([*common, f"--screenshot={shot}", out.as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.exists(), shot_run.stderr[-2000:]
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[0] > 1000 and pixels.std() > 0.05  # not blank
+    dom = subprocess.run([*common, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
+    for section in ('id="curves"', 'id="summary"', 'id="config"', 'id="gallery"', 'data-metric-group="Similarity"'):
+        assert section in dom.stdout
+    console_errors = [line for line in dom.stderr.splitlines() + shot_run.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
+    assert not console_errors, console_errors
