@@ -1,6 +1,5 @@
 """`jaxarc report`: HTML structure, numbers against the JSONL, partial runs, several runs, a real browser."""
 
-import dataclasses
 import json
 import shutil
 import subprocess
