@@ -125,21 +125,24 @@ def episode_summary_svg(initial, final, target=None, *, title: str = "episode", 
 
 def task_overview_svg(task_id: str, train_pairs: Sequence[tuple[np.ndarray, np.ndarray]], test_inputs: Sequence[np.ndarray],
                       cell: float = 12) -> str:
-    """All train pairs (input → output) and the test inputs of a task, one pair per column."""
-    columns = [(f"train {i} in", a, {}) for i, (a, _) in enumerate(train_pairs)]
-    outs = [(f"train {i} out", b, {}) for i, (_, b) in enumerate(train_pairs)]
-    tests = [(f"test {i} in", t, {}) for i, t in enumerate(test_inputs)]
-    top = _row(f"task {task_id}", columns + tests, cell)
-    bottom = _row("", outs, cell)
-    d = dw.Drawing(max(top.width, bottom.width), top.height + bottom.height)
-    d.append(dw.Rectangle(0, 0, d.width, d.height, fill="#FFFFFF"))
-    d.append(dw.Raw(_inner(top)))
-    d.append(dw.Raw(f'<g transform="translate(0,{top.height:g})">{_inner(bottom)}</g>'))
+    """All train pairs (input above output, one pair per column) and the test inputs of a task."""
+    columns = [(f"train {i}", a, b) for i, (a, b) in enumerate(train_pairs)] + [(f"test {i}", t, None) for i, t in enumerate(test_inputs)]
+
+    def size(g):
+        return (0, 0) if g is None or g.size == 0 else g.shape
+
+    widths = [max(max(size(a)[1], size(b)[1]) * cell, 60) for _, a, b in columns]
+    top_h = max(size(a)[0] for _, a, _ in columns) * cell
+    bottom_h = max(size(b)[0] for _, _, b in columns) * cell
+    width = max(PAD * 2 + sum(widths) + GAP * (len(columns) - 1), PAD * 2 + 8.2 * (len(task_id) + 5))
+    height = PAD * 2 + TITLE_H + 2 * LABEL_H + top_h + bottom_h + GAP
+    d = dw.Drawing(width, height)
+    d.append(dw.Rectangle(0, 0, width, height, fill="#FFFFFF"))
+    d.append(dw.Text(f"task {task_id}", 13, PAD, PAD + 12, font_family=FONT, font_weight="bold", fill="#111111"))
+    x = PAD
+    for (label, a, b), w in zip(columns, widths, strict=True):
+        _panel(d, a, x, PAD + TITLE_H, cell, f"{label} in")
+        if b is not None:
+            _panel(d, b, x, PAD + TITLE_H + LABEL_H + top_h + GAP, cell, f"{label} out")
+        x += w + GAP
     return d.as_svg()
-
-
-def _inner(d: dw.Drawing) -> str:
-    """The body of a drawing (everything inside the root <svg>)."""
-    text = d.as_svg()
-    start = text.index(">", text.index("<svg")) + 1
-    return text[start : text.rindex("</svg>")]
