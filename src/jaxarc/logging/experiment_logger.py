@@ -181,16 +181,24 @@ class ExperimentLogger:
         self._auto_step = step + 1
         do_log = cfg.batched_logging_enabled and step % cfg.log_frequency == 0
         do_sample = cfg.sampling_enabled and step % cfg.sample_frequency == 0
-        if not (do_log or do_sample) or not self.handlers:
+        multi_process = jax.process_count() > 1  # every process joins the (global) reduction
+        if not (do_log or do_sample) or not (self.handlers or multi_process):
             return
         plan = B.plan_batch(batch_data, cfg, want_samples=do_sample)
         packed = B.reduce_batch(plan) if do_log else None
+        samples = None
         if do_sample and plan.batch_size is not None:
             samples = B.gather_samples(jnp.int32(step), plan.per_env, num_samples=cfg.num_samples, batch_size=plan.batch_size)
+        if multi_process:
+            from jax.experimental import multihost_utils
+
+            packed, samples = multihost_utils.process_allgather((packed, samples), tiled=True)
+        elif samples is not None:
             packed, samples = jax.device_get((packed, samples))  # the one transfer of this event
-        else:
-            packed, samples = (np.asarray(packed) if packed is not None else None), None  # one small array
-        self._emit(step, plan, packed, samples)
+        elif packed is not None:
+            packed = np.asarray(packed)  # one small array
+        if self.handlers:
+            self._emit(step, plan, packed, samples)
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""

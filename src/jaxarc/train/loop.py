@@ -58,7 +58,12 @@ def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
     def place(x):
         if not isinstance(x, jax.Array):
             return x
-        return jax.device_put(x, envs if x.ndim and x.shape[0] == num_envs else replicated)
+        sharding = envs if x.ndim and x.shape[0] == num_envs else replicated
+        if jax.process_count() == 1:
+            return jax.device_put(x, sharding)
+        # every process built the same full value: each contributes its own shards
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
     return jax.tree.map(place, runner), mesh
 
