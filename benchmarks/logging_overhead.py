@@ -26,6 +26,7 @@ from rich.console import Console
 import jaxarc
 from jaxarc.logging import ExperimentLogger
 from jaxarc.logging.handlers import RichHandler
+from jaxarc.train.loop import jit_chunk
 from jaxarc.train.ppo import PPO
 
 
@@ -53,13 +54,7 @@ def host_runner(ppo: PPO, log: ExperimentLogger):
 
 
 def jit_runner(ppo: PPO, log: ExperimentLogger):
-    def body(r, _):
-        r, batch = ppo.update(r)
-        batch["update_step"] = r.update - 1
-        log.log_batch_step(batch)
-        return r, None
-
-    chunk = jax.jit(lambda r, n: jax.lax.scan(body, r, None, length=n)[0], static_argnums=1)
+    chunk = jit_chunk(ppo, log)
 
     def run(runner, start: int, n: int):
         out = jax.block_until_ready(chunk(runner, n))

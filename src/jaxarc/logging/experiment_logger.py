@@ -26,6 +26,9 @@ from . import batch as B
 
 logger = logging.getLogger("jaxarc.logging")
 
+_Tracer = jax.core.Tracer
+_NEVER = 2**62  # a modulus no update step reaches (step 0 takes the full path, which checks the flags)
+
 #: Consecutive failures after which a handler is switched off.
 MAX_CONSECUTIVE_FAILURES = 3
 
@@ -91,6 +94,10 @@ class ExperimentLogger:
         self._disabled: set[str] = set()
         self._closed = False
         self._auto_step = 0
+        # cadence, precomputed for the fast path of log_batch_step (a gate that is off never matches)
+        lc = config.logging
+        self._log_every = lc.log_frequency if lc.batched_logging_enabled else _NEVER
+        self._sample_every = lc.sample_frequency if lc.sampling_enabled else _NEVER
         self.task_names: list[str] | tuple[str, ...] | None = None  # integer task_ids → names (e.g. buffer.task_ids)
         if not self.is_main_process:
             return
@@ -166,9 +173,12 @@ class ExperimentLogger:
         ``lax.cond`` around one ordered host callback that receives only reduced numbers and
         the sampled rows. Do not call it under ``vmap``.
         """
-        cfg = self.config.logging
         step = batch_data.get("update_step")
-        if isinstance(step, jax.core.Tracer) or (step is None and B.contains_tracer(batch_data)):
+        if type(step) is int and step % self._log_every and step % self._sample_every:
+            self._auto_step = step + 1  # the common case, decided before any other work
+            return
+        cfg = self.config.logging
+        if isinstance(step, _Tracer) or (step is None and B.contains_tracer(batch_data)):
             self._log_batch_traced(batch_data)
             return
         if step is None:

@@ -91,6 +91,18 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
     return eqx.tree_at(lambda r: (r.model, r.opt_state, r.key, r.update), runner, (model, opt_state, key, jnp.int32(meta["update"])))
 
 
+def jit_chunk(ppo: PPO, log: ExperimentLogger):
+    """``run(runner, n)``: ``n`` updates inside one jitted ``lax.scan``, logging from inside jit."""
+
+    def body(runner, _):
+        runner, batch = ppo.update(runner)
+        batch["update_step"] = runner.update - 1
+        log.log_batch_step(batch)
+        return runner, None
+
+    return jax.jit(lambda runner, n: jax.lax.scan(body, runner, None, length=n)[0], static_argnums=1)
+
+
 def _progress(console):
     from rich.progress import (
         BarColumn,
@@ -148,13 +160,7 @@ def train(config: JaxArcConfig, console=None) -> TrainResult:
                     elapsed = time.perf_counter() - t0
                     progress.update(task, completed=done - start, sps=f"{(done - start) * steps_per_update / max(elapsed, 1e-9):,.0f}")
         else:
-            def chunk_body(r, _):
-                r, batch = ppo.update(r)
-                batch["update_step"] = r.update - 1
-                log.log_batch_step(batch)
-                return r, None
-
-            run_chunk = jax.jit(lambda r, n: jax.lax.scan(chunk_body, r, None, length=n)[0], static_argnums=1)
+            run_chunk = jit_chunk(ppo, log)
             while done < start + c.num_updates:
                 n = min(c.checkpoint_every, start + c.num_updates - done)
                 runner = run_chunk(runner, n)
