@@ -48,7 +48,7 @@ def test_two_processes_one_writer(easy_dir, tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
              for i in range(2)]
     outputs = [p.communicate(timeout=600) for p in procs]
-    for p, (so, se) in zip(procs, outputs, strict=True):
+    for p, (_, se) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, se[-4000:]
     lines = {int(line.split()[1]): line.split()[2] for so, _ in outputs for line in so.splitlines() if line.startswith("RESULT")}
     assert lines[1] == "None" and lines[0] != "None"  # only process 0 has a run directory
