@@ -72,6 +72,10 @@ class BatchPlan:
     per_env: dict[str, Any] = field(default_factory=dict)  # rows to sample: [B, ...] pytrees
     task_names: list[str] | None = None
 
+    def layout(self) -> BatchPlan:
+        """The same keys without the values (enough to decode a packed reduction)."""
+        return BatchPlan(self.batch_size, dict.fromkeys(self.vectors), dict.fromkeys(self.scalars), task_names=self.task_names)
+
 
 def _shape(x: Any) -> tuple[int, ...] | None:
     shape = getattr(x, "shape", None)
@@ -285,12 +289,13 @@ def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.A
     return jax.random.choice(key, batch_size, shape=(num_samples,), replace=False)
 
 
-def _gather(update_step: jax.Array, per_env: dict[str, Any], num_samples: int, batch_size: int):
+def gather_rows(update_step: jax.Array, per_env: dict[str, Any], num_samples: int, batch_size: int):
+    """The sampled indices and only their rows of every per-environment pytree."""
     idx = sample_indices(update_step, batch_size, num_samples)
     return idx, jax.tree.map(lambda x: jnp.take(jnp.asarray(x), idx, axis=0), per_env)
 
 
-gather_samples = jax.jit(_gather, static_argnames=("num_samples", "batch_size"))
+gather_samples = jax.jit(gather_rows, static_argnames=("num_samples", "batch_size"))
 
 
 def summaries_from_samples(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], env_task_names: list[str] | None,

@@ -249,10 +249,12 @@ class ExperimentLogger:
         do_log = (step % cfg.log_frequency == 0) & want_log
         do_sample = (step % cfg.sample_frequency == 0) & want_sample
 
+        layout = plan.layout()  # names only: the callback must not keep tracers alive
+
         def emit(_):
             packed = B.reduce_batch(plan) if want_log else None
-            samples = B._gather(step, plan.per_env, cfg.num_samples, plan.batch_size) if want_sample else None
-            io_callback(partial(self._emit_from_device, plan=plan), None, step, do_log, do_sample, packed, samples, ordered=True)
+            samples = B.gather_rows(step, plan.per_env, cfg.num_samples, plan.batch_size) if want_sample else None
+            io_callback(partial(self._emit_from_device, plan=layout), None, step, do_log, do_sample, packed, samples, ordered=True)
 
         jax.lax.cond(do_log | do_sample, emit, lambda _: None, None)
 
