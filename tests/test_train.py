@@ -87,7 +87,7 @@ def test_ctrl_c_stops_cleanly(easy_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ExperimentLogger, "log_batch_step", interrupt_at_7)
     result = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40)))
-    assert result.interrupted and result.updates_done == 7
+    assert result.interrupted and result.updates_done == 8  # update 7 finished; its logging was interrupted
     run = read_run(result.run_dir)
     assert run.steps == [0, 5]
     assert json.loads((result.run_dir / "checkpoint.json").read_text())["update"] == 8

@@ -45,7 +45,8 @@ class TrainResult:
 
 
 def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
-    """Shard every per-environment array over a 1-D mesh of all devices; replicate the rest."""
+    """Shard the environment states and episode trackers over a 1-D mesh of all devices;
+    replicate the model, optimizer state and counters."""
     devices = jax.devices()
     if len(devices) == 1:
         return runner, None
@@ -55,17 +56,23 @@ def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
     envs = NamedSharding(mesh, PartitionSpec("envs"))
     replicated = NamedSharding(mesh, PartitionSpec())
 
-    def place(x):
-        if not isinstance(x, jax.Array):
-            return x
-        sharding = envs if x.ndim and x.shape[0] == num_envs else replicated
-        if jax.process_count() == 1:
-            return jax.device_put(x, sharding)
-        # every process built the same full value: each contributes its own shards
-        host = np.asarray(x)
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+    def place(tree, sharding):
+        def one(x):
+            if not isinstance(x, jax.Array):
+                return x
+            if jax.process_count() == 1:
+                return jax.device_put(x, sharding)
+            # every process built the same full value: each contributes its own shards
+            host = np.asarray(x)
+            return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
 
-    return jax.tree.map(place, runner), mesh
+        return jax.tree.map(one, tree)
+
+    per_env = (runner.env_state, runner.episodes)
+    shared = (runner.model, runner.opt_state, runner.key, runner.update, runner.diverged)
+    runner = eqx.tree_at(lambda r: (r.env_state, r.episodes), runner, place(per_env, envs))
+    runner = eqx.tree_at(lambda r: (r.model, r.opt_state, r.key, r.update, r.diverged), runner, place(shared, replicated))
+    return runner, mesh
 
 
 def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
@@ -73,7 +80,7 @@ def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
     tmp = path.with_suffix(".tmp")
     eqx.tree_serialise_leaves(tmp, (runner.model, runner.opt_state))
     tmp.replace(path)
-    meta = {"update": int(runner.update), "key": np.asarray(jax.random.key_data(runner.key) if jnp.issubdtype(runner.key.dtype, jax.dtypes.prng_key) else runner.key).tolist()}
+    meta = {"update": int(runner.update), "key": np.asarray(runner.key).tolist()}
     (run_dir / CHECKPOINT_META).write_text(json.dumps(meta))
     return path
 
@@ -129,7 +136,7 @@ def train(config: JaxArcConfig, console=None) -> TrainResult:
     if c.resume:
         runner = load_checkpoint(c.resume, runner)
         logger.info("resumed from %s at update %d", c.resume, int(runner.update))
-    runner, mesh = shard_runner(runner, c.num_envs)
+    runner, _ = shard_runner(runner, c.num_envs)
     start = int(runner.update)
     steps_per_update = c.num_envs * c.num_steps
 
@@ -140,47 +147,46 @@ def train(config: JaxArcConfig, console=None) -> TrainResult:
     t0 = time.perf_counter()
     done, interrupted = start, False
     progress = _progress(console) if console is not None else None
+    task = progress.add_task("train", total=c.num_updates, completed=0, sps="-") if progress is not None else None
+
+    def show_progress() -> None:
+        if progress is not None:
+            rate = (done - start) * steps_per_update / max(time.perf_counter() - t0, 1e-9)
+            progress.update(task, completed=done - start, sps=f"{rate:,.0f}")
+
     try:
         if progress is not None:
             progress.start()
-            task = progress.add_task("train", total=c.num_updates, completed=0, sps="-")
         if c.loop == "host":
             update = jax.jit(ppo.update)
             for u in range(start, start + c.num_updates):
                 runner, batch = update(runner)
+                done = u + 1
                 batch["update_step"] = u
                 log.log_batch_step(batch)
-                done = u + 1
                 check_due = u % config.logging.log_frequency == 0 or done == start + c.num_updates
                 if check_due and bool(runner.diverged):
                     raise TrainingDiverged(f"a loss became NaN/inf by update {u}")
                 if done % c.checkpoint_every == 0 and log.run_dir is not None:
                     save_checkpoint(log.run_dir, runner)
-                if progress is not None:
-                    elapsed = time.perf_counter() - t0
-                    progress.update(task, completed=done - start, sps=f"{(done - start) * steps_per_update / max(elapsed, 1e-9):,.0f}")
+                show_progress()
         else:
             run_chunk = jit_chunk(ppo, log)
             while done < start + c.num_updates:
                 n = min(c.checkpoint_every, start + c.num_updates - done)
-                runner = run_chunk(runner, n)
-                jax.block_until_ready(runner)
+                runner = jax.block_until_ready(run_chunk(runner, n))
                 done += n
                 if bool(runner.diverged):
                     raise TrainingDiverged(f"a loss became NaN/inf by update {done - 1}")
                 if log.run_dir is not None:
                     save_checkpoint(log.run_dir, runner)
-                if progress is not None:
-                    elapsed = time.perf_counter() - t0
-                    progress.update(task, completed=done - start, sps=f"{(done - start) * steps_per_update / max(elapsed, 1e-9):,.0f}")
+                show_progress()
         jax.block_until_ready(runner)
     except KeyboardInterrupt:
         interrupted = True
-        logger.warning("interrupted at update %d: saving a checkpoint and closing the logs", done)
+        logger.warning("interrupted after update %d: saving a checkpoint and closing the logs", done)
     except TrainingDiverged as err:
         logger.error("training diverged: %s; stopping (see the *_nonfinite metrics in batch_metrics.jsonl)", err)
-        if progress is not None:
-            progress.stop()
         log.close()
         raise
     finally:
