@@ -212,3 +212,17 @@ def test_svg_handler_degrades_without_states(tmp_path):
     h.log_episode_summary({"episode_num": 1, "environment_id": 3, "total_reward": 1.0})
     h.log_step({"episode_num": 1, "step_num": 1})
     assert not list((tmp_path / "svg").rglob("*.svg"))
+
+
+def test_sampled_summary_does_not_cut_an_open_episode(tmp_path):
+    h = FileHandler(tmp_path, jaxarc.load_config(["logging=basic"]).logging)
+    h.log_task_start({"episode_num": 1, "task_id": "t"})
+    h.log_step({"episode_num": 1, "step_num": 1})
+    h.log_episode_summary({"episode_num": 40, "environment_id": 2, "total_reward": 1.0})
+    h.log_step({"episode_num": 1, "step_num": 2})
+    h.log_episode_summary({"episode_num": 1, "total_reward": 0.5})
+    h.close()
+    names = sorted(p.name for p in (tmp_path / "episodes").iterdir())
+    assert names == ["episode_000001.json", "episode_000040_env00002.json"]
+    episode = json.loads((tmp_path / "episodes" / "episode_000001.json").read_text())
+    assert [s["step_num"] for s in episode["steps"]] == [1, 2] and episode["summary"]["total_reward"] == 0.5

@@ -51,13 +51,15 @@ class FileHandler:
             self._raw_steps.append(step_data)
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
-        episode = self._episode
-        same = episode is not None and episode["episode_num"] == summary_data.get("episode_num") and "environment_id" not in summary_data
-        if not same:
+        num = summary_data.get("episode_num", 0)
+        if "environment_id" in summary_data:  # sampled from a batch: a file of its own, the open episode is untouched
+            self._write_episode({"episode_num": num, "task": None, "steps": [], "summary": summary_data}, summary_data["environment_id"], [])
+            return
+        if self._episode is None or self._episode["episode_num"] != num:
             self._flush_open_episode()
-            episode = {"episode_num": summary_data.get("episode_num", 0), "task": None, "steps": []}
-        episode["summary"] = summary_data
-        self._write_episode(episode, summary_data.get("environment_id"))
+            self._episode = {"episode_num": num, "task": None, "steps": []}
+        self._episode["summary"] = summary_data
+        self._write_episode(self._episode, None, self._raw_steps)
         self._episode, self._raw_steps = None, []
 
     # batched ---------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class FileHandler:
     def _flush_open_episode(self) -> None:
         if self._episode is not None and (self._episode["steps"] or self._episode["task"] is not None):
             self._episode.setdefault("summary", None)
-            self._write_episode(self._episode, None)
+            self._write_episode(self._episode, None, self._raw_steps)
         self._episode, self._raw_steps = None, []
 
     def _unique(self, stem: str, suffix: str) -> Path:
@@ -88,7 +90,7 @@ class FileHandler:
             n += 1
         return path
 
-    def _write_episode(self, episode: dict[str, Any], environment_id: Any) -> None:
+    def _write_episode(self, episode: dict[str, Any], environment_id: Any, raw_steps: list[dict[str, Any]]) -> None:
         stem = f"episode_{int(episode['episode_num']):06d}" + (f"_env{int(environment_id):05d}" if environment_id is not None else "")
         gz = self.config.compression
         path = self._unique(stem, ".json.gz" if gz else ".json")
@@ -100,11 +102,11 @@ class FileHandler:
             path.write_text(text, encoding="utf-8")
         if self.config.log_format == "text":
             self._write_text(path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"), episode)
-        if self.config.include_full_states and (self._raw_steps or episode.get("summary")):
+        if self.config.include_full_states and (raw_steps or episode.get("summary")):
             pkl = path.name.replace(".json.gz", "").replace(".json", "") + "_states.pkl" + (".gz" if gz else "")
             opener = gzip.open if gz else open
             with opener(self.episode_dir / pkl, "wb") as f:
-                pickle.dump({"steps": self._raw_steps, "summary": episode.get("summary"), "task": episode.get("task")}, f)
+                pickle.dump({"steps": raw_steps, "summary": episode.get("summary"), "task": episode.get("task")}, f)
         logger.debug("wrote %s", path)
 
     @staticmethod
