@@ -6,6 +6,7 @@ methods as :class:`~jaxarc.envs.environment.Environment` and stays pure.
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
@@ -107,13 +108,9 @@ class AutoResetWrapper(Wrapper):
         next_state, timestep = self.env.step(state, action, params)
         key, reset_key = jax.random.split(next_state.key)
         fresh_state, _ = self.env.reset(reset_key, params)
-        next_state = next_state.__class__(**{**vars_of(next_state), "key": key})
+        next_state = eqx.tree_at(lambda s: s.key, next_state, key)
         done = timestep.last()
         state_out = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh_state, next_state)
         obs = observe(state_out, params)
         return state_out, TimeStep(timestep.step_type, timestep.reward, timestep.discount, obs, timestep.extras)
 
-
-def vars_of(module) -> dict:
-    """Field name → value of an equinox module (shallow)."""
-    return {name: getattr(module, name) for name in module.__dataclass_fields__}
