@@ -286,3 +286,22 @@ def test_in_jit_path_under_scan_writes_the_same_files(cfg):
     assert {e["task_id"] for e in jit_eps} <= {"a", "b", "c"}
     assert sorted(p.name for p in (jit_log.run_dir / "svg" / "samples").iterdir()) == sorted(
         p.name for p in (host_log.run_dir / "svg" / "samples").iterdir())
+
+
+@pytest.mark.parametrize("n", [1000, 10_007, 100_000])
+def test_folded_reduction_on_large_batches(cfg, n):
+    rng = np.random.default_rng(n)
+    x = rng.normal(3.0, 2.0, n).astype(np.float32)
+    x[rng.choice(n, 5, replace=False)] = np.nan
+    mask = rng.uniform(size=n) < 0.7
+    rec = Recorder()
+    ExperimentLogger(cfg, handlers={"rec": rec}).log_batch_step(
+        {"update_step": 0, "episode_returns": jnp.asarray(x), "episode_lengths": jnp.asarray(rng.integers(0, 50, n)),
+         "episode_done_mask": jnp.asarray(mask)})
+    m = rec.metrics[0][1]
+    sel = x[mask & np.isfinite(x)]
+    assert m["reward_mean"] == pytest.approx(sel.mean(), rel=1e-4)
+    assert m["reward_std"] == pytest.approx(sel.std(), rel=1e-3)
+    assert (m["reward_max"], m["reward_min"]) == (pytest.approx(sel.max()), pytest.approx(sel.min()))
+    assert m["reward_nonfinite"] == int((~np.isfinite(x) & mask).sum())
+    assert m["episode_length_max"] <= 49

@@ -199,18 +199,29 @@ def _describe(value: Any) -> str:
 
 
 STAT_FIELDS = ("count", "nonfinite", *STAT_NAMES)
-#: Reductions are folded into this many contiguous chunks first: an elementwise chain
-#: over ``[K, B/16]`` slices vectorises on CPU, where one long serial reduction does not.
-FOLD = 16
+#: Long reductions are folded first: ``x[K, B]`` becomes the elementwise combination of its
+#: ``FOLD`` contiguous slices ``[K, B/FOLD]`` (a chain that vectorises on CPU, where one long
+#: serial reduction does not), repeated while the slices stay at least ``MIN_WIDTH`` wide.
+FOLD = 8
+MIN_WIDTH = 64
 
 
-def _fold(x: jax.Array, op, final) -> jax.Array:
-    """Reduce ``x[K, B]`` (B a multiple of FOLD) over its last axis."""
-    width = x.shape[1] // FOLD
-    acc = x[:, :width]
-    for i in range(1, FOLD):
-        acc = op(acc, x[:, i * width : (i + 1) * width])
-    return final(acc, axis=1)
+def _fold_levels(width: int) -> int:
+    levels = 0
+    while levels < 3 and width // FOLD ** (levels + 1) >= MIN_WIDTH:
+        levels += 1
+    return levels
+
+
+def _fold(x: jax.Array, op, final, levels: int) -> jax.Array:
+    """Reduce ``x[K, B]`` (B a multiple of FOLD**levels) over its last axis."""
+    for _ in range(levels):
+        width = x.shape[1] // FOLD
+        acc = x[:, :width]
+        for i in range(1, FOLD):
+            acc = op(acc, x[:, i * width : (i + 1) * width])
+        x = acc
+    return final(x, axis=1)
 
 
 @jax.jit
@@ -220,19 +231,21 @@ def _reduce_packed(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...
         x = jnp.stack([v.astype(jnp.float32) for v in vectors])  # [K, B]
         finite = jnp.isfinite(x)
         considered = jnp.ones_like(finite) if mask is None else jnp.broadcast_to(mask.astype(bool), x.shape)
-        pad = ((0, 0), (0, -x.shape[1] % FOLD))  # padding is neither kept nor counted
-        x, finite, considered = jnp.pad(x, pad), jnp.pad(finite, pad, constant_values=True), jnp.pad(considered, pad)
+        levels = _fold_levels(x.shape[1])
+        pad = -x.shape[1] % FOLD**levels
+        if pad:  # padding is neither kept nor counted
+            widths = ((0, 0), (0, pad))
+            x, finite, considered = jnp.pad(x, widths), jnp.pad(finite, widths, constant_values=True), jnp.pad(considered, widths)
         keep = finite & considered
-        count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum)
-        nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum)
+        count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum, levels)
+        nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum, levels)
         n = jnp.maximum(count, 1.0)
-        mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum) / n
-        var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum) / n
-        vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max)
-        vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min)
+        mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum, levels) / n
+        var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum, levels) / n
+        vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max, levels)
+        vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min, levels)
         stats = jnp.stack([count, nonfinite, mean, jnp.sqrt(var), vmax, vmin], axis=1).reshape(-1)
-        parts = [stats, *(p[None] for p in parts)]
-        return jnp.concatenate(parts)
+        return jnp.concatenate([stats, *(p[None] for p in parts)])
     return jnp.stack(parts) if parts else jnp.zeros((0,), jnp.float32)
 
 
