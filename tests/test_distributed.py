@@ -13,6 +13,7 @@ import pytest
 
 import jaxarc
 from jaxarc.logging import read_run
+from jaxarc.report import build_report
 from jaxarc.train import train
 from tests.test_train import easy_overrides
 
@@ -60,3 +61,5 @@ def test_two_processes_one_writer(easy_dir, tmp_path):
     for key in ("similarity_mean", "reward_mean", "episode_length_mean"):
         np.testing.assert_allclose(two.metrics[key], one.metrics[key], rtol=1e-4, atol=1e-5)
     assert json.loads((Path(lines[0]) / "checkpoint.json").read_text())["update"] == 6
+    page = build_report([lines[0]], tmp_path / "two.html").read_text()  # the report reads a two-process run
+    assert "data-metric-group='Similarity'" in page and page.count("class='sample'") == 3

@@ -120,6 +120,10 @@ def test_wrappers_and_spaces(small_env):
     state, _ = env.reset(jax.random.PRNGKey(0), params)
     a = env.action_space(params).sample(jax.random.PRNGKey(3))
     assert a.selection.shape == (10, 10) and 0 <= int(a.operation) < 35
+    obs_space = env.observation_space(params)
+    obs = obs_space.sample(jax.random.PRNGKey(4))
+    assert obs.grid.shape == (10, 10) and obs_space.contains(obs) and bool(obs.grid_mask[0, 0])
+    assert not np.asarray(obs.grid)[~np.asarray(obs.grid_mask)].any()
     bbox = BboxActionWrapper(env)
     assert bbox.action_space(params).nvec == (35, 10, 10, 10, 10)
     s1, _ = bbox.step(state, jnp.array([2, 3, 4, 1, 1]), params)

@@ -100,6 +100,9 @@ def test_episode_through_every_handler(basic_cfg, small_env):
     assert [r["step/reward"] for r in rows if "step/reward" in r] == pytest.approx(
         [s["reward"] for s in ep["steps"]], abs=1e-6)
     assert any("episode/total_reward" in r for r in rows)
+    pictures = [r for r in rows if "episode/picture._type" in r]
+    assert pictures and pictures[0]["episode/picture._type"] == "image-file" and pictures[0]["episode/picture.format"] == "png"
+    assert pictures[0]["episode/picture.width"] > pictures[0]["episode/picture.height"] > 0  # grids side by side
 
 
 def test_compression_full_states_and_text(basic_cfg, small_env):

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..types import Action
+from ..types import Action, Observation
 
 
 def bbox_to_mask(r1, c1, r2, c2, shape: tuple[int, int]) -> jax.Array:
@@ -72,3 +72,22 @@ class ObservationSpace:
 
     grid_shape: tuple[int, int]
     num_colours: int = 10
+
+    def sample(self, key: jax.Array) -> Observation:
+        """A random observation: random colours, random top-left-anchored grid sizes."""
+        keys = jax.random.split(key, 4)
+        h, w = self.grid_shape
+
+        def grid(k):
+            k_cells, k_size = jax.random.split(k)
+            size = jax.random.randint(k_size, (2,), 1, jnp.array([h, w]) + 1)
+            mask = bbox_to_mask(0, 0, size[0] - 1, size[1] - 1, self.grid_shape)
+            return jnp.where(mask, jax.random.randint(k_cells, self.grid_shape, 0, self.num_colours), 0).astype(jnp.int8), mask
+
+        (g, gm), (i, im), (t, tm) = grid(keys[0]), grid(keys[1]), grid(keys[2])
+        empty = jnp.zeros(self.grid_shape, bool)
+        return Observation(g, gm, i, im, t, tm, empty, jnp.zeros_like(g), empty, jax.random.randint(keys[3], (), 0, 100))
+
+    def contains(self, obs: Observation) -> bool:
+        grids = (obs.grid, obs.input_grid, obs.target_grid)
+        return all(g.shape == self.grid_shape and bool(jnp.all((g >= 0) & (g < self.num_colours))) for g in grids)

@@ -44,3 +44,19 @@ def as_grid(value: Any) -> np.ndarray | None:
     if arr.ndim != 2 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number):
         return None
     return arr.astype(np.int16)
+
+
+def grids_rgb(grids, cell: int = 8, gap: int = 2) -> np.ndarray:
+    """Grids side by side as one ``uint8[H, W, 3]`` image (ARC palette, white gaps and grid lines)."""
+    palette = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in ARC_PALETTE], np.uint8)
+    shown = [g for g in grids if g is not None and g.size]
+    height = max((g.shape[0] for g in shown), default=1) * cell
+    width = sum(g.shape[1] * cell for g in shown) + gap * cell * max(len(shown) - 1, 0)
+    image = np.full((max(height, 1), max(width, 1), 3), 255, np.uint8)
+    x = 0
+    for g in shown:
+        block = palette[np.clip(g, 0, 9)].repeat(cell, 0).repeat(cell, 1)
+        block[::cell, :] = block[:, ::cell] = 85  # grid lines
+        image[: block.shape[0], x : x + block.shape[1]] = block
+        x += block.shape[1] + gap * cell
+    return image

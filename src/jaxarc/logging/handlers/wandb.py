@@ -9,6 +9,7 @@ from typing import Any
 
 from ...envs.config import WandbConfig
 from ...viz import as_grid, episode_summary_svg
+from ...viz.grids import grids_rgb
 
 logger = logging.getLogger("jaxarc.logging.wandb")
 
@@ -27,7 +28,7 @@ class WandbHandler:
     Every ``log`` carries an explicit ``step=``; a step lower than the last one sent is
     warned about and not sent (wandb would otherwise drop it silently). Aggregated metrics
     go under ``batch/``; single steps under ``step/`` at a running env-step counter; episode
-    summaries under ``episode/`` with the summary picture.
+    summaries under ``episode/`` (sampled ones under ``sample/``) with an initial | final | target image.
     """
 
     def __init__(self, run_dir: str | Path, config: WandbConfig, run_config: dict[str, Any] | None = None):
@@ -75,18 +76,27 @@ class WandbHandler:
         data = {f"{prefix}/{k}": float(summary_data[k]) for k in ("total_reward", "total_steps", "final_similarity", "success")
                 if summary_data.get(k) is not None}
         if self.config.log_images:
-            initial, final = as_grid(summary_data.get("initial_state")), as_grid(summary_data.get("final_state"))
-            if initial is not None or final is not None:
-                svg = episode_summary_svg(initial, final, as_grid(summary_data.get("target_state")),
-                                          title=f"{prefix} {summary_data.get('episode_num')}", similarity=summary_data.get("final_similarity"),
-                                          success=summary_data.get("success"))
+            picture = self._picture(summary_data, prefix)
+            if picture is not None:
                 if sampled:  # several samples share one update step: number their pictures
                     k = self._samples_at[1] if self._samples_at[0] == step else 0
                     self._samples_at = (step, k + 1)
-                    data[f"sample/picture_{k}"] = self._wandb.Html(svg, inject=False)
+                    data[f"sample/picture_{k}"] = picture
                 else:
-                    data["episode/picture"] = self._wandb.Html(svg, inject=False)
+                    data["episode/picture"] = picture
         self._log(data, step)
+
+    def _picture(self, summary_data: dict[str, Any], prefix: str):
+        """Initial | final | target as a ``wandb.Image`` (``wandb.Html`` SVG without Pillow)."""
+        grids = [as_grid(summary_data.get(k)) for k in ("initial_state", "final_state", "target_state")]
+        if grids[0] is None and grids[1] is None:
+            return None
+        caption = f"{prefix} {summary_data.get('episode_num')}: initial | final | target"
+        try:
+            return self._wandb.Image(grids_rgb(grids), caption=caption)
+        except ImportError:
+            svg = episode_summary_svg(*grids, title=caption, similarity=summary_data.get("final_similarity"), success=summary_data.get("success"))
+            return self._wandb.Html(svg, inject=False)
 
     def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
         self._log({f"batch/{key}": value for key, value in metrics.items()}, int(step))
