@@ -225,8 +225,12 @@ def test_end_to_end_files_rich_tensorboard_wandb(cfg):
     sampled = [e for e in load_episodes(log.run_dir) if "_env" in json.dumps(e.get("summary", {})) or e["summary"].get("environment_id") is not None]
     assert len(sampled) == 6
     text = out.getvalue()
-    for section in ("Batch Metrics - Step 4", "Rewards", "Similarity", "Episode length", "Success rate", "Training", "Other", "Custom Mean"):
+    for section in ("Batch Metrics - Step 4", "Reward", "Similarity", "Episode length", "Success rate", "Training", "Other", "Custom"):
         assert section in text
+    reward_row = [line for line in text.splitlines() if "Reward " in line][-1]  # the table of step 4
+    m = run.metrics
+    for stat in ("mean", "std", "min", "max"):
+        assert f"{m[f'reward_{stat}'][-1]:.4f}" in reward_row
     tb = tensorboard_scalars(log.run_dir)
     assert [s for s, _ in tb["batch/reward_mean"]] == [0, 2, 4]
     rows = [r for r in wandb_history(log.run_dir) if "batch/reward_mean" in r]

@@ -11,6 +11,7 @@ from .envs.wrappers import (
     FlatActionWrapper,
     PointActionWrapper,
 )
+from .logging import ExperimentLogger
 from .types import Action, Observation, State, StepType, TaskBuffer, TimeStep
 
 __version__ = "0.1.0"
@@ -24,6 +25,8 @@ __all__ = [
     "ConfigValidationError",
     "EnvParams",
     "Environment",
+    "ExperimentLogger",
+    "ExperimentLogger",
     "FlatActionWrapper",
     "JaxArcConfig",
     "Observation",

@@ -42,7 +42,7 @@ def group_metrics(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
+        return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3g}"
     return str(value)
 
 
@@ -108,11 +108,36 @@ class RichHandler:
         self.console.print(Panel(body, title=title, expand=False), highlight=False)
 
     def log_aggregated_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        """One compact table: a row per statistic group (mean, std, min, max), scalars in
+        the first column, grouped as rewards, similarity, episode length, success rate,
+        training and other."""
+        nonfinite = any(k.endswith("_nonfinite") for k in metrics)
         table = Table(title=f"Batch Metrics - Step {step}", title_justify="left")
         table.add_column("Metric", style="cyan")
-        table.add_column("Value", style="green", justify="right")
+        for stat in (*STATS, *(("non-finite",) if nonfinite else ())):
+            table.add_column(stat, style="green", justify="right")
         for title, part in group_metrics(metrics):
-            table.add_row(f"[bold]{title}[/bold]", "")
-            for key, value in part.items():
-                table.add_row(f"  {key.replace('_', ' ').title()}", _fmt(value))
+            if title in ("Training", "Other"):
+                table.add_section()
+                table.add_row(f"[bold]{title}[/bold]")
+            for label, values in _rows(part):
+                cells = [_fmt(values[s]) if s in values else "" for s in STATS]
+                if nonfinite:
+                    cells.append(_fmt(values["nonfinite"]) if "nonfinite" in values else "")
+                table.add_row(("  " if title in ("Training", "Other") else "") + label, *cells)
         self.console.print(table)
+
+
+STATS = ("mean", "std", "min", "max")
+
+
+def _rows(part: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Metric names folded into rows: ``reward_mean`` … ``reward_max`` → ("Reward", {...})."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key, value in part.items():
+        base, _, stat = key.rpartition("_")
+        if stat in (*STATS, "nonfinite") and base:
+            rows.setdefault(base, {})[stat] = value
+        else:
+            rows.setdefault(key, {})["mean"] = value
+    return [(name.replace("_", " ").capitalize(), values) for name, values in rows.items()]
