@@ -160,7 +160,8 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
         parts.append(f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>{html.escape(run.name)} "
                      f"({len(run.steps)} logged updates, last update {last})<br>")
     parts.append("</p><section id='curves'><h2>Learning curves</h2><div class='plots'>")
-    sections = list(GROUPS) + [("Other metrics", tuple(_other_metrics(runs)))] if _other_metrics(runs) else list(GROUPS)
+    others = tuple(_other_metrics(runs))
+    sections = [*GROUPS, ("Other metrics", others)] if others else list(GROUPS)
     for title, spec in sections:
         fig = _figure(title, runs, spec)
         if fig is None:
