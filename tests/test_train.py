@@ -14,7 +14,7 @@ import jaxarc
 from jaxarc.cli import main as cli_main
 from jaxarc.logging import load_episodes, read_run
 from jaxarc.train import TrainingDiverged, train
-from tests.helpers import tensorboard_scalars
+from tests.helpers import tensorboard_scalars, wandb_history
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +57,11 @@ def test_run_directory_has_everything(host_run):
 
 
 def test_jit_loop_logs_the_same_numbers(host_run, easy_dir, tmp_path):
-    jit = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40, loop="jit")))
+    jit = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40, loop="jit", extra=["wandb.enabled=true"])))
     a, b = read_run(host_run.run_dir), read_run(jit.run_dir)
+    rows = [r for r in wandb_history(jit.run_dir) if "batch/similarity_mean" in r]  # logged from inside jit
+    assert [r["_step"] for r in rows] == b.steps
+    np.testing.assert_allclose([r["batch/similarity_mean"] for r in rows], b.metrics["similarity_mean"], rtol=1e-6)
     assert a.steps == b.steps
     for key in ("similarity_mean", "reward_mean", "episode_length_mean", "success_rate"):
         np.testing.assert_allclose(a.metrics[key], b.metrics[key], rtol=1e-3, atol=1e-4)
