@@ -135,6 +135,9 @@ def test_wrappers_and_spaces(small_env):
     s3, _ = flat.step(state, jnp.int32(2 * 100 + 3 * 10 + 4), params)
     assert np.array_equal(np.asarray(s3.selection), np.asarray(s2.selection))
     assert flat.action_space(params).n == 3500
+    assert flat.action_space(params).contains(3499) and not flat.action_space(params).contains(3500)
+    space = bbox.action_space(params)
+    assert space.contains(np.asarray(space.sample(jax.random.PRNGKey(5)))) and not space.contains(np.array([35, 0, 0, 0, 0]))
     assert bbox.unwrapped is env
     with pytest.raises(ValueError, match="bbox action is"):
         bbox.step(state, jnp.array([1, 2]), params)

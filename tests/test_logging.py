@@ -229,3 +229,10 @@ def test_sampled_summary_does_not_cut_an_open_episode(tmp_path):
     assert names == ["episode_000001.json", "episode_000040_env00002.json"]
     episode = json.loads((tmp_path / "episodes" / "episode_000001.json").read_text())
     assert [s["step_num"] for s in episode["steps"]] == [1, 2] and episode["summary"]["total_reward"] == 0.5
+
+
+def test_grid_svg_draws_every_cell():
+    from jaxarc.viz import grid_svg
+
+    fills = svg_cells(grid_svg(np.array([[0, 1, 2], [3, 4, 5]]), title="g"))
+    assert fills == list(ARC_PALETTE[:6])
