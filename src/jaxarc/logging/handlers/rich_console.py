@@ -19,7 +19,7 @@ METRIC_GROUPS = (
     ("Similarity", lambda k: k.startswith("similarity_")),
     ("Episode length", lambda k: k.startswith("episode_length_")),
     ("Success rate", lambda k: k.startswith("success_rate")),
-    ("Training", lambda k: k in TRAINING_KEYS),
+    ("Training", lambda k: k.removesuffix("_nonfinite") in TRAINING_KEYS),
 )
 TRAINING_KEYS = ("policy_loss", "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate")
 
@@ -28,9 +28,7 @@ def group_metrics(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Split metric names into the display groups, with everything else under "Other"."""
     out, seen = [], set()
     for title, test in METRIC_GROUPS:
-        part = {k: v for k, v in metrics.items() if test(k)}
-        if title == "Training":
-            part = {k: metrics[k] for k in TRAINING_KEYS if k in metrics}
+        part = {k: v for k, v in metrics.items() if k not in seen and test(k)}
         seen.update(part)
         if part:
             out.append((title, part))
