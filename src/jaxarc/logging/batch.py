@@ -1,7 +1,7 @@
 """The numeric half of batched logging: validation, one fused reduction, sampling.
 
 Everything that touches device values is a single jitted function whose result is fetched
-with one ``jax.device_get``:
+in one transfer:
 
 - :func:`reduce_batch` computes mean/std/max/min and the count of non-finite values for
   every ``[B]`` array, over finite (and, with a validity mask, finished) entries only, plus
@@ -88,7 +88,7 @@ def _is_numeric_array(x: Any) -> bool:
 
 
 def _batch_size(batch_data: Mapping[str, Any]) -> int | None:
-    for key in ("episode_returns", *VECTOR_METRICS, SUCCESS_KEY):
+    for key in (*VECTOR_METRICS, SUCCESS_KEY):  # the design's [B] keys first
         shape = _shape(batch_data.get(key))
         if shape is not None and len(shape) == 1 and shape[0] > 0:
             return shape[0]
@@ -159,7 +159,7 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
             plan.vectors[key] = value
 
     if want_samples and size is not None:
-        for key in ("episode_returns", "episode_lengths", "similarity_scores", SUCCESS_KEY, *MASK_KEYS):
+        for key in (*VECTOR_METRICS, SUCCESS_KEY, *MASK_KEYS):
             value = batch_data.get(key)
             if _shape(value) == (size,) and _is_numeric_array(value):
                 plan.per_env[key] = value
