@@ -1,7 +1,9 @@
 """Build logger payloads from an environment's ``(state, timestep, action)``.
 
-These are the host side of single-episode logging: each does one ``jax.device_get`` and
-returns plain dicts of numpy values that every handler understands::
+These are the host side of single-episode logging: each fetches what it needs from the
+device in one ``jax.device_get`` (two for ``task_start_payload``, whose second fetch
+depends on the task index) and returns plain dicts of numpy values that every handler
+understands::
 
     logger.log_task_start(task_start_payload(params, state, episode_num=0))
     logger.log_step(step_payload(prev_state, action, state, timestep, episode_num=0))
@@ -19,8 +21,8 @@ from ..envs.operations import operation_name
 from ..types import State, TimeStep, to_numpy_grid
 
 
-def _grids(state: State) -> dict[str, np.ndarray]:
-    s = jax.device_get(state)
+def _grids(s: State) -> dict[str, np.ndarray]:
+    """Cropped grids of a state already fetched to the host."""
     return {
         "grid": to_numpy_grid(s.working_grid, s.working_grid_mask),
         "input": to_numpy_grid(s.input_grid, s.input_grid_mask),
@@ -32,13 +34,13 @@ def _grids(state: State) -> dict[str, np.ndarray]:
 def task_start_payload(params, state: State, episode_num: int) -> dict[str, Any]:
     """Task id, the task's train pairs and test inputs, and the episode's input/target."""
     buf = params.buffer
+    state = jax.device_get(state)
     t = int(state.task_index)
-    n_train, n_test = int(buf.num_train_pairs[t]), int(buf.num_test_pairs[t])
-    host = jax.device_get(
+    ti, tim, to, tom, si, sim, n_train, n_test = jax.device_get(
         (buf.train_inputs[t], buf.train_input_masks[t], buf.train_outputs[t], buf.train_output_masks[t],
-         buf.test_inputs[t], buf.test_input_masks[t])
+         buf.test_inputs[t], buf.test_input_masks[t], buf.num_train_pairs[t], buf.num_test_pairs[t])
     )
-    ti, tim, to, tom, si, sim = host
+    n_train, n_test = int(n_train), int(n_test)
     g = _grids(state)
     return {
         "episode_num": int(episode_num),
@@ -57,9 +59,9 @@ def task_start_payload(params, state: State, episode_num: int) -> dict[str, Any]
 
 def step_payload(before: State, action, after: State, timestep: TimeStep, episode_num: int, step_num: int | None = None) -> dict[str, Any]:
     """One step: the operation, reward, similarity and before/after grids with the selection."""
+    before, after, op, ts = jax.device_get((before, after, action.operation, (timestep.reward, timestep.step_type, timestep.extras)))
     b, a = _grids(before), _grids(after)
-    op = int(jax.device_get(action.operation))
-    ts = jax.device_get((timestep.reward, timestep.step_type, timestep.extras))
+    op = int(op)
     return {
         "episode_num": int(episode_num),
         "step_num": int(after.step_count) if step_num is None else int(step_num),
@@ -79,6 +81,7 @@ def step_payload(before: State, action, after: State, timestep: TimeStep, episod
 def episode_summary_payload(initial: State, final: State, total_reward: float, episode_num: int, params=None,
                             success: bool | None = None) -> dict[str, Any]:
     """The design's episode-summary keys for a single episode."""
+    initial, final = jax.device_get((initial, final))
     i, f = _grids(initial), _grids(final)
     sim = float(final.similarity)
     return {
