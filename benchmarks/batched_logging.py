@@ -4,7 +4,9 @@
     one transfer) vs the design document's literal version (one ``float(jnp.…)`` per
     statistic) — target >= 10x faster at B = 10,000;
 (b) our aggregation vs the floor (one jitted ``jnp.sum`` per array + one ``device_get``)
-    — target <= 2x the floor;
+    — target <= 2x the floor. ``design/floor`` is the largest speed-up over the design's
+    version that any aggregation could reach on this machine (one that costs just the floor);
+    when it is below 10 the 10x target of (a) cannot be met here;
 (c) the cost of ``log_batch_step`` on an update that logs nothing — target <= 5 us;
 (d) resident memory growth over 10,000 logged events (File handler on), and live device
     arrays before/after — target <= 20 MB, none kept alive.
@@ -115,7 +117,7 @@ def main() -> None:
                               "visualization.enabled=false", "storage.tensorboard=false"])
     log = ExperimentLogger(cfg, handlers={})
     rows = []
-    print(f"{'B':>7} {'design float() us':>18} {'ours us':>9} {'floor us':>9} {'speed-up':>9} {'ours/floor':>11}")
+    print(f"{'B':>7} {'design float() us':>18} {'ours us':>9} {'floor us':>9} {'speed-up':>9} {'ours/floor':>11} {'design/floor':>13}")
     for b in args.sizes:
         data = make_batch(b)
         repeats = 300 if b <= 10000 else 60
@@ -124,8 +126,10 @@ def main() -> None:
                     "floor": lambda d=data: floor(d)}, repeats)
         t_design, t_ours, t_floor = t["design"], t["ours"], t["floor"]
         rows.append({"batch_size": b, "design_literal_us": 1e6 * t_design, "ours_us": 1e6 * t_ours, "floor_us": 1e6 * t_floor,
-                     "speedup_vs_design": t_design / t_ours, "ratio_to_floor": t_ours / t_floor})
-        print(f"{b:>7} {1e6 * t_design:>18.1f} {1e6 * t_ours:>9.1f} {1e6 * t_floor:>9.1f} {t_design / t_ours:>8.1f}x {t_ours / t_floor:>10.2f}x")
+                     "speedup_vs_design": t_design / t_ours, "ratio_to_floor": t_ours / t_floor,
+                     "design_over_floor": t_design / t_floor})
+        print(f"{b:>7} {1e6 * t_design:>18.1f} {1e6 * t_ours:>9.1f} {1e6 * t_floor:>9.1f} {t_design / t_ours:>8.1f}x "
+              f"{t_ours / t_floor:>10.2f}x {t_design / t_floor:>12.1f}x")
 
     # (c) a skipped update: neither frequency matches
     data = make_batch(10000, step=1)

@@ -309,3 +309,45 @@ def test_folded_reduction_on_large_batches(cfg, n):
     assert (m["reward_max"], m["reward_min"]) == (pytest.approx(sel.max()), pytest.approx(sel.min()))
     assert m["reward_nonfinite"] == int((~np.isfinite(x) & mask).sum())
     assert m["episode_length_max"] <= 49
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_all_finite_shortcut_on_large_batches(cfg, masked):
+    n = B.SHORTCUT_MIN_BATCH + 5
+    rng = np.random.default_rng(7)
+    x = rng.normal(100.0, 0.5, n).astype(np.float32)  # a large mean and a small spread: the variance stays exact
+    lengths = rng.integers(1, 30, n).astype(np.int32)
+    mask = rng.uniform(size=n) < 0.4 if masked else np.ones(n, bool)
+    data = {"update_step": 0, "episode_returns": jnp.asarray(x), "episode_lengths": jnp.asarray(lengths),
+            "success_mask": jnp.asarray(lengths > 20)}
+    if masked:
+        data["episode_done_mask"] = jnp.asarray(mask)
+    rec = Recorder()
+    ExperimentLogger(cfg, handlers={"rec": rec}).log_batch_step(data)
+    m = rec.metrics[0][1]
+    sel, lsel = x[mask].astype(np.float64), lengths[mask]
+    assert m["reward_mean"] == pytest.approx(sel.mean(), rel=1e-6)
+    assert m["reward_std"] == pytest.approx(sel.std(), rel=1e-3)
+    assert (m["reward_max"], m["reward_min"]) == (pytest.approx(sel.max()), pytest.approx(sel.min()))
+    assert (m["episode_length_max"], m["episode_length_min"]) == (lsel.max(), lsel.min())
+    assert m["success_rate"] == pytest.approx((lsel > 20).mean(), rel=1e-6)
+    assert "reward_nonfinite" not in m
+
+
+def test_plan_is_checked_once_per_layout(cfg, caplog):
+    rec = Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        log.log_batch_step(batch(0, extra_list=[1.0, 2.0]))
+        log.log_batch_step(batch(2, extra_list=[3.0, 4.0]))  # same layout: no second warning
+        log.log_batch_step(batch(4, extra_list=[3.0, 4.0, 5.0]))  # a new layout is checked again
+    assert caplog.text.count("'extra_list'] is a list") == 2
+    assert [step for step, _ in rec.metrics] == [0, 2, 4]
+    for step, m in rec.metrics:  # the values are read anew every time
+        x = np.asarray(batch(step)["episode_returns"])
+        assert m["reward_mean"] == pytest.approx(x.mean(), rel=1e-5) and m["policy_loss"] == 0.25
+    # a scalar passed as a (1,) array and a changed dtype are separate layouts, both decoded right
+    log.log_batch_step(batch(6, policy_loss=jnp.asarray([0.75])))
+    log.log_batch_step(batch(8, episode_lengths=jnp.arange(NB, dtype=jnp.float32)))
+    assert rec.metrics[-2][1]["policy_loss"] == 0.75
+    assert rec.metrics[-1][1]["episode_length_max"] == NB - 1

@@ -21,6 +21,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import jax
@@ -71,6 +72,8 @@ class BatchPlan:
     mask: Any = None
     per_env: dict[str, Any] = field(default_factory=dict)  # rows to sample: [B, ...] pytrees
     task_names: list[str] | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # metric name -> batch_data key
+    mask_key: str | None = None
 
     def layout(self) -> BatchPlan:
         """The same keys without the values (enough to decode a packed reduction)."""
@@ -99,16 +102,18 @@ def _batch_size(batch_data: Mapping[str, Any]) -> int | None:
     return None
 
 
-def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_samples: bool) -> BatchPlan:
+def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_samples: bool, warn: bool = True) -> BatchPlan:
     """Check every key of ``batch_data`` (shapes and types only: no device work).
 
-    Bad values produce one warning each, naming the key and the problem, and are skipped.
+    Bad values produce one warning each (unless ``warn`` is false), naming the key and the
+    problem, and are skipped.
     """
     size = _batch_size(batch_data)
     plan = BatchPlan(batch_size=size)
 
     def skip(key: str, why: str) -> None:
-        logger.warning("batch_data[%r] %s; skipped (the other keys are still logged)", key, why)
+        if warn:
+            logger.warning("batch_data[%r] %s; skipped (the other keys are still logged)", key, why)
 
     def check_vector(key: str, value: Any) -> bool:
         if isinstance(value, list | tuple):
@@ -131,7 +136,7 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
 
     for key in MASK_KEYS:
         if key in batch_data and check_vector(key, batch_data[key]):
-            plan.mask = batch_data[key]
+            plan.mask, plan.mask_key = batch_data[key], key
             break
 
     for key, value in batch_data.items():
@@ -140,11 +145,11 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
         if key in VECTOR_METRICS:
             prefix, flag = VECTOR_METRICS[key]
             if getattr(config, flag) and check_vector(key, value):
-                plan.vectors[prefix] = value
+                plan.vectors[prefix], plan.keys[prefix] = value, key
             continue
         if key == SUCCESS_KEY:
             if config.log_success_rates and check_vector(key, value):
-                plan.vectors["success_rate"] = value
+                plan.vectors["success_rate"], plan.keys["success_rate"] = value, key
             continue
         if key in SCALAR_METRICS:
             flag = SCALAR_METRICS[key]
@@ -152,11 +157,11 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
                 continue
         scalar = _as_scalar(value)
         if scalar is not None:
-            plan.scalars[key] = scalar
+            plan.scalars[key], plan.keys[key] = scalar, key
         elif key in SCALAR_METRICS:
             skip(key, f"should be a number, got {_describe(value)}")
         elif check_vector(key, value):
-            plan.vectors[key] = value
+            plan.vectors[key], plan.keys[key] = value, key
 
     if want_samples and size is not None:
         for key in (*VECTOR_METRICS, SUCCESS_KEY, *MASK_KEYS):
@@ -180,6 +185,75 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
             else:
                 skip(key, f"must be arrays (or a pytree of arrays) with leading dimension B={size}")
     return plan
+
+
+_ARRAY_TYPES = {np.ndarray, type(jnp.zeros(()))}
+_NUMBER_TYPES = {int, float, bool}
+
+
+def _signature(batch_data: Mapping[str, Any]) -> tuple:
+    """What :func:`plan_batch` looks at: each key's type, shape and dtype (length for lists)."""
+    sig = []
+    for key, value in batch_data.items():
+        kind = type(value)
+        if kind in _ARRAY_TYPES:
+            sig.append((key, kind, value.shape, value.dtype))
+        elif kind in _NUMBER_TYPES:
+            sig.append((key, kind))
+        elif kind is list or kind is tuple:
+            sig.append((key, kind, len(value)))
+        else:
+            sig.append((key, kind, getattr(value, "shape", None), getattr(value, "dtype", None)))
+    return tuple(sig)
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """A checked batch layout: which key feeds which metric (no values)."""
+
+    batch_size: int | None
+    vectors: tuple[tuple[str, str], ...]  # (metric name, key)
+    scalars: tuple[tuple[str, str, bool], ...]  # (metric name, key, is an array of shape (1,))
+    mask_key: str | None
+
+    @classmethod
+    def of(cls, plan: BatchPlan, batch_data: Mapping[str, Any]) -> _Recipe:
+        scalars = tuple((name, plan.keys[name], _shape(batch_data[plan.keys[name]]) == (1,)) for name in plan.scalars)
+        return cls(plan.batch_size, tuple((name, plan.keys[name]) for name in plan.vectors), scalars, plan.mask_key)
+
+    def plan(self, batch_data: Mapping[str, Any]) -> BatchPlan:
+        scalars = {}
+        for name, key, flat in self.scalars:
+            value = batch_data[key]
+            scalars[name] = value.reshape(()) if flat else value
+        return BatchPlan(self.batch_size, {name: batch_data[key] for name, key in self.vectors}, scalars,
+                         None if self.mask_key is None else batch_data[self.mask_key], mask_key=self.mask_key)
+
+
+class PlanCache:
+    """:func:`plan_batch` remembered per batch layout (keys, types, shapes, dtypes).
+
+    A training loop sends the same layout on every update, so the checks run once per
+    layout (a bad key is warned about the first time its layout is seen, not on every
+    update) and later log events only pick the values out of ``batch_data``.
+    """
+
+    def __init__(self, config: LoggingConfig, max_layouts: int = 64):
+        self.config = config
+        self.max_layouts = max_layouts
+        self._recipes: dict[tuple, _Recipe] = {}
+
+    def plan(self, batch_data: Mapping[str, Any], *, want_samples: bool = False) -> BatchPlan:
+        sig = _signature(batch_data)
+        recipe = self._recipes.get(sig)
+        if recipe is not None and not want_samples:
+            return recipe.plan(batch_data)
+        plan = plan_batch(batch_data, self.config, want_samples=want_samples, warn=recipe is None)
+        if recipe is None:
+            if len(self._recipes) >= self.max_layouts:
+                self._recipes.clear()
+            self._recipes[sig] = _Recipe.of(plan, batch_data)
+        return plan
 
 
 def _as_scalar(value: Any) -> Any:
@@ -224,29 +298,62 @@ def _fold(x: jax.Array, op, final, levels: int) -> jax.Array:
     return final(x, axis=1)
 
 
+#: From this batch size on, an all-finite batch takes a shortcut: plain row reductions over
+#: the stacked ``[K, B]`` array (XLA's vectorised CPU reductions), no per-element masks.
+SHORTCUT_MIN_BATCH = 4096
+
+
+def _careful_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
+    """``[K, 6]`` statistics of ``x[K, B]`` over finite (and considered) entries, with counts."""
+    finite = jnp.isfinite(x)
+    considered = jnp.ones_like(finite) if considered is None else jnp.broadcast_to(considered, x.shape)
+    levels = _fold_levels(x.shape[1])
+    pad = -x.shape[1] % FOLD**levels
+    if pad:  # padding is neither kept nor counted
+        widths = ((0, 0), (0, pad))
+        x, finite, considered = jnp.pad(x, widths), jnp.pad(finite, widths, constant_values=True), jnp.pad(considered, widths)
+    keep = finite & considered
+    count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum, levels)
+    nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum, levels)
+    n = jnp.maximum(count, 1.0)
+    mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum, levels) / n
+    var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum, levels) / n
+    vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max, levels)
+    vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min, levels)
+    return jnp.stack([count, nonfinite, mean, jnp.sqrt(var), vmax, vmin], axis=1)
+
+
+def _shortcut_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
+    """The same statistics, assuming every entry is finite, then checked: a non-finite total
+    (NaN/inf anywhere, even outside the mask) falls back to :func:`_careful_stats`."""
+    k, b = x.shape
+    if considered is None:
+        count = jnp.full((k,), b, jnp.float32)
+        total, vmax, vmin = jnp.sum(x, axis=1), jnp.max(x, axis=1), jnp.min(x, axis=1)
+    else:
+        weight = considered.astype(jnp.float32)
+        count = jnp.broadcast_to(jnp.sum(weight), (k,))
+        total = x @ weight
+        vmax = jnp.max(jnp.where(considered, x, -jnp.inf), axis=1)
+        vmin = jnp.min(jnp.where(considered, x, jnp.inf), axis=1)
+    n = jnp.maximum(count, 1.0)
+    mean = total / n
+    centred = jnp.square(x - mean[:, None])
+    sq = jnp.sum(centred, axis=1) if considered is None else centred @ weight
+    fast = jnp.stack([count, jnp.zeros_like(count), mean, jnp.sqrt(sq / n), vmax, vmin], axis=1)
+    ok = jnp.all(jnp.isfinite(total) & jnp.isfinite(sq))
+    return jax.lax.cond(ok, lambda: fast, lambda: _careful_stats(x, considered))
+
+
 @jax.jit
 def _reduce_packed(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...], mask: jax.Array | None) -> jax.Array:
-    parts = [jnp.asarray(v, jnp.float32).reshape(()) for v in scalars]
+    parts = [jnp.asarray(v, jnp.float32).reshape(1) for v in scalars]
     if vectors:
         x = jnp.stack([v.astype(jnp.float32) for v in vectors])  # [K, B]
-        finite = jnp.isfinite(x)
-        considered = jnp.ones_like(finite) if mask is None else jnp.broadcast_to(mask.astype(bool), x.shape)
-        levels = _fold_levels(x.shape[1])
-        pad = -x.shape[1] % FOLD**levels
-        if pad:  # padding is neither kept nor counted
-            widths = ((0, 0), (0, pad))
-            x, finite, considered = jnp.pad(x, widths), jnp.pad(finite, widths, constant_values=True), jnp.pad(considered, widths)
-        keep = finite & considered
-        count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum, levels)
-        nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum, levels)
-        n = jnp.maximum(count, 1.0)
-        mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum, levels) / n
-        var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum, levels) / n
-        vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max, levels)
-        vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min, levels)
-        stats = jnp.stack([count, nonfinite, mean, jnp.sqrt(var), vmax, vmin], axis=1).reshape(-1)
-        return jnp.concatenate([stats, *(p[None] for p in parts)])
-    return jnp.stack(parts) if parts else jnp.zeros((0,), jnp.float32)
+        considered = None if mask is None else mask.astype(bool)
+        stats = (_shortcut_stats if x.shape[1] >= SHORTCUT_MIN_BATCH else _careful_stats)(x, considered)
+        parts.insert(0, stats.reshape(-1))
+    return jnp.concatenate(parts) if parts else jnp.zeros((0,), jnp.float32)
 
 
 def reduce_batch(plan: BatchPlan) -> jax.Array:
@@ -260,6 +367,14 @@ def reduce_batch(plan: BatchPlan) -> jax.Array:
 _ORDER = {name: i for i, name in enumerate(["reward", "similarity", "episode_length", "success_rate", *SCALAR_METRICS])}
 
 
+@lru_cache(maxsize=256)
+def _decode_program(vector_names: tuple[str, ...], scalar_names: tuple[str, ...]) -> tuple[tuple[str, int | None, int], ...]:
+    """(name, offset of its 6 statistics or None for a scalar, offset of the scalar) in the design's metric order."""
+    items = [(name, i * len(STAT_FIELDS), -1) for i, name in enumerate(vector_names)]
+    items += [(name, None, len(vector_names) * len(STAT_FIELDS) + i) for i, name in enumerate(scalar_names)]
+    return tuple(sorted(items, key=lambda item: (item[1] is None, _ORDER.get(item[0], len(_ORDER)))))
+
+
 def metrics_from_packed(packed: np.ndarray, plan: BatchPlan, step: int | None = None) -> dict[str, float]:
     """Turn the fetched reduction into the design's flat ``{metric: float}`` dict.
 
@@ -267,30 +382,30 @@ def metrics_from_packed(packed: np.ndarray, plan: BatchPlan, step: int | None = 
     ``<name>_nonfinite`` and warned about.
     """
     values = np.asarray(packed, np.float64).tolist()
-    at = f" at update {step}" if step is not None else ""
-    nv = len(plan.vectors)
     metrics: dict[str, float] = {}
-    items = [(name, ("vector", i)) for i, name in enumerate(plan.vectors)]
-    items += [(name, ("scalar", nv * len(STAT_FIELDS) + i)) for i, name in enumerate(plan.scalars)]
-    for name, (kind, i) in sorted(items, key=lambda kv: (kv[1][0] == "scalar", _ORDER.get(kv[0], len(_ORDER)))):
-        if kind == "scalar":
+    for name, at, i in _decode_program(tuple(plan.vectors), tuple(plan.scalars)):
+        if at is None:
             value = values[i]
             if math.isfinite(value):
                 metrics[name] = value
             else:
-                logger.warning("%s is %s%s; not logged", name, value, at)
+                logger.warning("%s is %s%s; not logged", name, value, "" if step is None else f" at update {step}")
                 metrics[f"{name}_nonfinite"] = 1
             continue
-        count, nonfinite, mean, std, vmax, vmin = values[i * len(STAT_FIELDS) : (i + 1) * len(STAT_FIELDS)]
+        count, nonfinite, mean, std, vmax, vmin = values[at : at + len(STAT_FIELDS)]
         if nonfinite:
-            logger.warning("%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s", name, int(nonfinite), at)
+            logger.warning("%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s", name, int(nonfinite),
+                           "" if step is None else f" at update {step}")
             metrics[f"{name}_nonfinite"] = int(nonfinite)
         if count == 0:
             continue
         if name == "success_rate":
             metrics[name] = mean
         else:
-            metrics.update({f"{name}_mean": mean, f"{name}_std": std, f"{name}_max": vmax, f"{name}_min": vmin})
+            metrics[f"{name}_mean"] = mean
+            metrics[f"{name}_std"] = std
+            metrics[f"{name}_max"] = vmax
+            metrics[f"{name}_min"] = vmin
     return metrics
 
 

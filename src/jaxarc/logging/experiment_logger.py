@@ -94,6 +94,7 @@ class ExperimentLogger:
         self._disabled: set[str] = set()
         self._closed = False
         self._auto_step = 0
+        self._plans = B.PlanCache(config.logging)  # checks run once per batch layout
         # cadence, precomputed for the fast path of log_batch_step (a gate that is off never matches)
         lc = config.logging
         self._log_every = lc.log_frequency if lc.batched_logging_enabled else _NEVER
@@ -194,7 +195,7 @@ class ExperimentLogger:
         multi_process = jax.process_count() > 1  # every process joins the (global) reduction
         if not (do_log or do_sample) or not (self.handlers or multi_process):
             return
-        plan = B.plan_batch(batch_data, cfg, want_samples=do_sample)
+        plan = self._plans.plan(batch_data, want_samples=do_sample)
         packed = B.reduce_batch(plan) if do_log else None
         samples = None
         if do_sample and plan.batch_size is not None:
@@ -212,12 +213,12 @@ class ExperimentLogger:
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""
-        plan = B.plan_batch(batch_data, self.config.logging, want_samples=False)
+        plan = self._plans.plan(batch_data)
         return B.metrics_from_packed(np.asarray(B.reduce_batch(plan)), plan)
 
     def _sample_episodes_from_batch(self, batch_data: dict[str, Any]) -> list[dict[str, Any]]:
         """The design's sampling: ``num_samples`` episode summaries gathered on device."""
-        plan = B.plan_batch(batch_data, self.config.logging, want_samples=True)
+        plan = self._plans.plan(batch_data, want_samples=True)
         if plan.batch_size is None:
             return []
         step = int(batch_data.get("update_step", 0))
