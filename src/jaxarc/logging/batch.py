@@ -300,27 +300,35 @@ def _fold(x: jax.Array, op, final, levels: int) -> jax.Array:
 
 #: From this batch size on, an all-finite batch takes a shortcut: plain row reductions over
 #: the stacked ``[K, B]`` array (XLA's vectorised CPU reductions), no per-element masks.
-SHORTCUT_MIN_BATCH = 4096
+SHORTCUT_MIN_BATCH = 32768
 
 
 def _careful_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
-    """``[K, 6]`` statistics of ``x[K, B]`` over finite (and considered) entries, with counts."""
-    finite = jnp.isfinite(x)
-    considered = jnp.ones_like(finite) if considered is None else jnp.broadcast_to(considered, x.shape)
-    levels = _fold_levels(x.shape[1])
-    pad = -x.shape[1] % FOLD**levels
-    if pad:  # padding is neither kept nor counted
-        widths = ((0, 0), (0, pad))
-        x, finite, considered = jnp.pad(x, widths), jnp.pad(finite, widths, constant_values=True), jnp.pad(considered, widths)
-    keep = finite & considered
+    """``[K, 6]`` statistics of ``x[K, B]`` over finite (and considered) entries, with counts.
+
+    Padding columns are zeros that are not considered; the non-finite count is the number of
+    considered entries minus the kept ones (one reduction fewer). Every per-element mask is
+    computed from ``x`` itself so that XLA fuses it into the folds instead of writing it out.
+    """
+    k, b = x.shape
+    levels = _fold_levels(b)
+    pad = -b % FOLD**levels
+    if pad:
+        x = jnp.pad(x, ((0, 0), (0, pad)))
+    if considered is None:
+        considered = jax.lax.broadcasted_iota(jnp.int32, x.shape, 1) < b
+        n_considered = jnp.full((k,), b, jnp.float32)
+    else:
+        n_considered = jnp.broadcast_to(jnp.sum(considered, dtype=jnp.float32), (k,))
+        considered = jnp.broadcast_to(jnp.pad(considered, (0, pad)), x.shape)
+    keep = jnp.isfinite(x) & considered
     count = _fold(keep.astype(jnp.float32), jnp.add, jnp.sum, levels)
-    nonfinite = _fold((~finite & considered).astype(jnp.float32), jnp.add, jnp.sum, levels)
     n = jnp.maximum(count, 1.0)
     mean = _fold(jnp.where(keep, x, 0.0), jnp.add, jnp.sum, levels) / n
     var = _fold(jnp.where(keep, jnp.square(x - mean[:, None]), 0.0), jnp.add, jnp.sum, levels) / n
     vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max, levels)
     vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min, levels)
-    return jnp.stack([count, nonfinite, mean, jnp.sqrt(var), vmax, vmin], axis=1)
+    return jnp.stack([count, n_considered - count, mean, jnp.sqrt(var), vmax, vmin], axis=1)
 
 
 def _shortcut_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
