@@ -275,13 +275,15 @@ def _describe(value: Any) -> str:
 STAT_FIELDS = ("count", "nonfinite", *STAT_NAMES)
 #: Long reductions are folded first: ``x[K, B]`` becomes the elementwise combination of its
 #: ``FOLD`` contiguous slices ``[K, B/FOLD]`` (a chain that vectorises on CPU, where one long
-#: serial reduction does not), repeated while the slices stay at least ``MIN_WIDTH`` wide.
+#: serial reduction does not), one to three times, as long as at least ``MIN_WIDTH`` columns
+#: remain. Measured on a 2-core CPU from B = 100 to 30,000, the level this picks is 1.3-3x
+#: faster than the one below or above it (no fold at all is the slowest).
 FOLD = 8
-MIN_WIDTH = 64
+MIN_WIDTH = 12
 
 
 def _fold_levels(width: int) -> int:
-    levels = 0
+    levels = 1
     while levels < 3 and width // FOLD ** (levels + 1) >= MIN_WIDTH:
         levels += 1
     return levels
@@ -298,8 +300,8 @@ def _fold(x: jax.Array, op, final, levels: int) -> jax.Array:
     return final(x, axis=1)
 
 
-#: From this batch size on, an all-finite batch takes a shortcut: plain row reductions over
-#: the stacked ``[K, B]`` array (XLA's vectorised CPU reductions), no per-element masks.
+#: From this batch size on, an all-finite batch without a validity mask takes a shortcut:
+#: plain row reductions over the stacked ``[K, B]`` array (XLA's vectorised CPU reductions).
 SHORTCUT_MIN_BATCH = 32768
 
 
@@ -331,26 +333,17 @@ def _careful_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
     return jnp.stack([count, n_considered - count, mean, jnp.sqrt(var), vmax, vmin], axis=1)
 
 
-def _shortcut_stats(x: jax.Array, considered: jax.Array | None) -> jax.Array:
-    """The same statistics, assuming every entry is finite, then checked: a non-finite total
-    (NaN/inf anywhere, even outside the mask) falls back to :func:`_careful_stats`."""
+def _shortcut_stats(x: jax.Array) -> jax.Array:
+    """The same statistics for an unmasked batch, assuming every entry is finite, then
+    checked: a non-finite total or sum of squares (any NaN/inf) falls back to
+    :func:`_careful_stats`."""
     k, b = x.shape
-    if considered is None:
-        count = jnp.full((k,), b, jnp.float32)
-        total, vmax, vmin = jnp.sum(x, axis=1), jnp.max(x, axis=1), jnp.min(x, axis=1)
-    else:
-        weight = considered.astype(jnp.float32)
-        count = jnp.broadcast_to(jnp.sum(weight), (k,))
-        total = x @ weight
-        vmax = jnp.max(jnp.where(considered, x, -jnp.inf), axis=1)
-        vmin = jnp.min(jnp.where(considered, x, jnp.inf), axis=1)
-    n = jnp.maximum(count, 1.0)
-    mean = total / n
-    centred = jnp.square(x - mean[:, None])
-    sq = jnp.sum(centred, axis=1) if considered is None else centred @ weight
-    fast = jnp.stack([count, jnp.zeros_like(count), mean, jnp.sqrt(sq / n), vmax, vmin], axis=1)
-    ok = jnp.all(jnp.isfinite(total) & jnp.isfinite(sq))
-    return jax.lax.cond(ok, lambda: fast, lambda: _careful_stats(x, considered))
+    count = jnp.full((k,), b, jnp.float32)
+    mean = jnp.sum(x, axis=1) / b
+    sq = jnp.sum(jnp.square(x - mean[:, None]), axis=1)
+    fast = jnp.stack([count, jnp.zeros_like(count), mean, jnp.sqrt(sq / b), jnp.max(x, axis=1), jnp.min(x, axis=1)], axis=1)
+    ok = jnp.all(jnp.isfinite(mean) & jnp.isfinite(sq))
+    return jax.lax.cond(ok, lambda: fast, lambda: _careful_stats(x, None))
 
 
 @jax.jit
@@ -359,7 +352,10 @@ def _reduce_packed(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...
     if vectors:
         x = jnp.stack([v.astype(jnp.float32) for v in vectors])  # [K, B]
         considered = None if mask is None else mask.astype(bool)
-        stats = (_shortcut_stats if x.shape[1] >= SHORTCUT_MIN_BATCH else _careful_stats)(x, considered)
+        if considered is None and x.shape[1] >= SHORTCUT_MIN_BATCH:
+            stats = _shortcut_stats(x)
+        else:
+            stats = _careful_stats(x, considered)
         parts.insert(0, stats.reshape(-1))
     return jnp.concatenate(parts) if parts else jnp.zeros((0,), jnp.float32)
 
