@@ -187,7 +187,7 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
     return plan
 
 
-_ARRAY_TYPES = {np.ndarray, type(jnp.zeros(()))}
+_ARRAY_TYPES: set[type] = {np.ndarray}  # concrete array classes seen so far (jax's is added on first sight)
 _NUMBER_TYPES = {int, float, bool}
 
 
@@ -203,6 +203,8 @@ def _signature(batch_data: Mapping[str, Any]) -> tuple:
         elif kind is list or kind is tuple:
             sig.append((key, kind, len(value)))
         else:
+            if isinstance(value, jax.Array) and not _is_tracer(value):
+                _ARRAY_TYPES.add(kind)
             sig.append((key, kind, getattr(value, "shape", None), getattr(value, "dtype", None)))
     return tuple(sig)
 
@@ -372,11 +374,11 @@ _ORDER = {name: i for i, name in enumerate(["reward", "similarity", "episode_len
 
 
 @lru_cache(maxsize=256)
-def _decode_program(vector_names: tuple[str, ...], scalar_names: tuple[str, ...]) -> tuple[tuple[str, int | None, int], ...]:
-    """(name, offset of its 6 statistics or None for a scalar, offset of the scalar) in the design's metric order."""
-    items = [(name, i * len(STAT_FIELDS), -1) for i, name in enumerate(vector_names)]
-    items += [(name, None, len(vector_names) * len(STAT_FIELDS) + i) for i, name in enumerate(scalar_names)]
-    return tuple(sorted(items, key=lambda item: (item[1] is None, _ORDER.get(item[0], len(_ORDER)))))
+def _decode_program(vector_names: tuple[str, ...], scalar_names: tuple[str, ...]) -> tuple[tuple[str, int, bool], ...]:
+    """(name, offset in the packed vector, is a [B] key) for every key, in the design's metric order."""
+    items = [(name, i * len(STAT_FIELDS), True) for i, name in enumerate(vector_names)]
+    items += [(name, len(vector_names) * len(STAT_FIELDS) + i, False) for i, name in enumerate(scalar_names)]
+    return tuple(sorted(items, key=lambda item: (not item[2], _ORDER.get(item[0], len(_ORDER)))))
 
 
 def metrics_from_packed(packed: np.ndarray, plan: BatchPlan, step: int | None = None) -> dict[str, float]:
@@ -387,9 +389,9 @@ def metrics_from_packed(packed: np.ndarray, plan: BatchPlan, step: int | None = 
     """
     values = np.asarray(packed, np.float64).tolist()
     metrics: dict[str, float] = {}
-    for name, at, i in _decode_program(tuple(plan.vectors), tuple(plan.scalars)):
-        if at is None:
-            value = values[i]
+    for name, at, is_vector in _decode_program(tuple(plan.vectors), tuple(plan.scalars)):
+        if not is_vector:
+            value = values[at]
             if math.isfinite(value):
                 metrics[name] = value
             else:
