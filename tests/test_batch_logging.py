@@ -99,9 +99,12 @@ def test_cadence_and_no_device_work_when_skipped(cfg, monkeypatch):
     def forbidden(*a, **k):
         raise AssertionError("device work on a skipped update")
 
-    monkeypatch.setattr(B, "plan_batch", forbidden)
-    monkeypatch.setattr(B, "reduce_batch", forbidden)
-    monkeypatch.setattr(B, "gather_samples", forbidden)
+    from jaxarc.logging.batch import pipeline, plan
+
+    monkeypatch.setattr(plan, "plan_batch", forbidden)
+    monkeypatch.setattr(pipeline, "plan_batch", forbidden)
+    monkeypatch.setattr(pipeline, "device_stage", forbidden)
+    monkeypatch.setattr(pipeline.BatchPipeline, "run", forbidden)
     log.log_batch_step(batch(3))
     log.log_batch_step({"update_step": 5, "episode_returns": "never even looked at"})
     disabled = with_logging(cfg, batched_logging_enabled=False, sampling_enabled=False)

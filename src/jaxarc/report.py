@@ -16,23 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from .logging.batch.contract import PANELS, better_of
 from .logging.reader import RunData, read_run
 
 logger = logging.getLogger("jaxarc.report")
 
-#: (section title, metric prefix or names). Prefix groups get mean ± std bands and min/max lines.
-GROUPS = (
-    ("Reward", "reward"),
-    ("Similarity", "similarity"),
-    ("Episode length", "episode_length"),
-    ("Success rate", ("success_rate",)),
-    ("Losses", ("policy_loss", "value_loss")),
-    ("Gradient norm", ("gradient_norm",)),
-    ("Entropy", ("entropy",)),
-    ("Explained variance", ("explained_variance",)),
-    ("Learning rate", ("learning_rate",)),
-)
-LOWER_IS_BETTER = ("policy_loss", "value_loss", "gradient_norm")
+#: (section title, metric prefix or names), from the batch contract. Prefix groups get
+#: mean ± std bands and min/max lines.
+GROUPS = tuple((title, names[0] if is_vector else names) for title, names, is_vector in PANELS)
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 MAX_GALLERY_STEPS = 8
 
@@ -119,7 +110,11 @@ def _summary_rows(runs: Sequence[RunData]) -> list[tuple[str, str, float | None,
             steps, v = _series(run, name)
             if not len(v):
                 continue
-            best_i = int(np.argmin(v) if name in LOWER_IS_BETTER else np.argmax(v))
+            better = better_of(name)
+            if better is None:  # a best value means nothing for this metric (a spread, a length, a rate schedule)
+                rows.append((run.name, name, float(v[-1]), None, None))
+                continue
+            best_i = int(np.argmin(v) if better == "lower" else np.argmax(v))
             rows.append((run.name, name, float(v[-1]), float(v[best_i]), int(steps[best_i])))
     return rows
 
@@ -175,7 +170,8 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
                  "<th>final</th><th>best</th><th>best at update</th></tr>")
     for run_name, name, final, best, at in _summary_rows(runs):
         parts.append(f"<tr><td class='l'>{html.escape(run_name)}</td><td class='l'>{html.escape(name)}</td>"
-                     f"<td data-value='{final!r}'>{final:.4g}</td><td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>")
+                     f"<td data-value='{final!r}'>{final:.4g}</td>"
+                     + ("<td>—</td><td>—</td></tr>" if best is None else f"<td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>"))
     parts.append("</table></section>")
 
     flat = [_flatten(r.config) for r in runs]

@@ -11,23 +11,19 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import yaml
-from jax.experimental import io_callback
 
 from ..envs.config import JaxArcConfig
 from . import batch as B
+from .handlers.base import HANDLER_METHODS, handler_method
 
 logger = logging.getLogger("jaxarc.logging")
 
-_Tracer = jax.core.Tracer
-_NEVER = 2**62  # a modulus no update step reaches (step 0 takes the full path, which checks the flags)
 
 #: Consecutive failures after which a handler is switched off.
 MAX_CONSECUTIVE_FAILURES = 3
@@ -70,6 +66,22 @@ def default_handlers(config: JaxArcConfig, run_dir: Path) -> dict[str, Any]:
     return handlers
 
 
+class _Handlers(dict[str, Any]):
+    """The logger's name → handler dict: adding or removing one re-reads the routes."""
+
+    def __init__(self, on_change: Any, handlers: Mapping[str, Any]):
+        super().__init__(handlers)
+        self._on_change = on_change
+
+    def __setitem__(self, name: str, handler: Any) -> None:
+        super().__setitem__(name, handler)
+        self._on_change()
+
+    def __delitem__(self, name: str) -> None:
+        super().__delitem__(name)
+        self._on_change()
+
+
 class ExperimentLogger:
     """Central coordinator of the logging handlers.
 
@@ -89,16 +101,12 @@ class ExperimentLogger:
         self.is_main_process = jax.process_index() == 0
         logging.getLogger("jaxarc").setLevel(config.logging.log_level)
         self.run_dir: Path | None = None
-        self.handlers: dict[str, Any] = {}
+        self.handlers = {}
         self._failures: dict[str, int] = {}
         self._disabled: set[str] = set()
         self._closed = False
         self._auto_step = 0
-        self._plans = B.PlanCache(config.logging)  # checks run once per batch layout
-        # cadence, precomputed for the fast path of log_batch_step (a gate that is off never matches)
-        lc = config.logging
-        self._log_every = lc.log_frequency if lc.batched_logging_enabled else _NEVER
-        self._sample_every = lc.sample_frequency if lc.sampling_enabled else _NEVER
+        self._pipeline = B.BatchPipeline(config.logging)  # cadence, plans checked once per layout
         self.task_names: list[str] | tuple[str, ...] | None = None  # integer task_ids → names (e.g. buffer.task_ids)
         if not self.is_main_process:
             return
@@ -116,12 +124,25 @@ class ExperimentLogger:
         self.close()
 
     # dispatch --------------------------------------------------------------------------
+    @property
+    def handlers(self) -> dict[str, Any]:
+        """Name → handler. Assigning a new mapping re-reads which methods each one has."""
+        return self._handlers
+
+    @handlers.setter
+    def handlers(self, handlers: Mapping[str, Any]) -> None:
+        self._handlers = _Handlers(self._route, handlers)
+        self._route()
+
+    def _route(self) -> None:
+        """Which handler has which method, read once per change of the handler set."""
+        self._routes = {method: [(name, fn) for name, h in self._handlers.items()
+                                 if (fn := handler_method(h, method)) is not None]
+                        for method in HANDLER_METHODS}
+
     def _dispatch(self, method: str, *args: Any) -> None:
-        for name, handler in self.handlers.items():
+        for name, fn in self._routes[method]:
             if name in self._disabled:
-                continue
-            fn = getattr(handler, method, None)
-            if fn is None:
                 continue
             try:
                 fn(*args)
@@ -172,99 +193,59 @@ class ExperimentLogger:
         Works from a host loop (pass ``update_step`` as a Python int) and inside
         ``jax.jit``/``lax.scan`` (a traced ``update_step``): there the gate is a
         ``lax.cond`` around one ordered host callback that receives only reduced numbers and
-        the sampled rows. Do not call it under ``vmap``.
+        the sampled rows. Do not call it under ``vmap``. See ``docs/batched-logging.md``.
         """
         step = batch_data.get("update_step")
-        if type(step) is int and step % self._log_every and step % self._sample_every:
+        cadence = self._pipeline.cadence
+        if type(step) is int and not cadence.should_log(step) and not cadence.should_sample(step):
             self._auto_step = step + 1  # the common case, decided before any other work
             return
-        cfg = self.config.logging
-        if isinstance(step, _Tracer) or (step is None and B.contains_tracer(batch_data)):
-            self._log_batch_traced(batch_data)
+        if isinstance(step, jax.core.Tracer) or (step is None and B.contains_tracer(batch_data)):
+            self._pipeline.run_traced(batch_data, self._emit_from_device)
             return
+        step = self._host_step(step)
+        do_log, do_sample = bool(cadence.should_log(step)), bool(cadence.should_sample(step))
+        multi_process = jax.process_count() > 1  # every process joins the (global) reduction
+        if (do_log or do_sample) and (self.handlers or multi_process):
+            event = self._pipeline.run(batch_data, step, log=do_log, sample=do_sample, task_lookup=self.task_names)
+            if self.handlers:
+                self._emit(event)
+
+    def _host_step(self, step: Any) -> int:
+        """The update step of a host call; the logger's own count when it is missing or bad."""
         if step is None:
+            logger.warning("batch_data has no 'update_step'; using the logger's own count (%d). Pass update_step=<int>.",
+                           self._auto_step)
             step = self._auto_step
-            logger.warning("batch_data has no 'update_step'; using the logger's own count (%d). Pass update_step=<int>.", step)
         elif isinstance(step, bool) or not isinstance(step, int | np.integer | jax.Array):
-            logger.warning("batch_data['update_step'] must be an integer, got %r; using the logger's own count (%d)", step, self._auto_step)
+            logger.warning("batch_data['update_step'] must be an integer, got %r; using the logger's own count (%d)",
+                           step, self._auto_step)
             step = self._auto_step
         step = int(step)
         self._auto_step = step + 1
-        do_log = cfg.batched_logging_enabled and step % cfg.log_frequency == 0
-        do_sample = cfg.sampling_enabled and step % cfg.sample_frequency == 0
-        multi_process = jax.process_count() > 1  # every process joins the (global) reduction
-        if not (do_log or do_sample) or not (self.handlers or multi_process):
-            return
-        plan = self._plans.plan(batch_data, want_samples=do_sample)
-        packed = B.reduce_batch(plan) if do_log else None
-        samples = None
-        if do_sample and plan.batch_size is not None:
-            samples = B.gather_samples(jnp.int32(step), plan.per_env, num_samples=cfg.num_samples, batch_size=plan.batch_size)
-        if multi_process:
-            from jax.experimental import multihost_utils
+        return step
 
-            packed, samples = multihost_utils.process_allgather((packed, samples), tiled=True)
-        elif samples is not None:
-            packed, samples = jax.device_get((packed, samples))  # the one transfer of this event
-        elif packed is not None:
-            packed = np.asarray(packed)  # one small array
-        if self.handlers:
-            self._emit(step, plan, packed, samples)
-
-    def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float]:
+    def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float | int]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""
-        plan = self._plans.plan(batch_data)
-        return B.metrics_from_packed(np.asarray(B.reduce_batch(plan)), plan)
+        return self._pipeline.aggregate(batch_data)
 
     def _sample_episodes_from_batch(self, batch_data: dict[str, Any]) -> list[dict[str, Any]]:
         """The design's sampling: ``num_samples`` episode summaries gathered on device."""
-        plan = self._plans.plan(batch_data, want_samples=True)
-        if plan.batch_size is None:
-            return []
-        step = int(batch_data.get("update_step", 0))
-        idx, rows = jax.device_get(B.gather_samples(jnp.int32(step), plan.per_env, num_samples=self.config.logging.num_samples,
-                                                    batch_size=plan.batch_size))
-        return B.summaries_from_samples(step, idx, rows, plan.task_names, self.task_names)
+        return self._pipeline.sample(batch_data, self.task_names)
 
-    def _emit(self, step: int, plan: B.BatchPlan, packed: np.ndarray | None, samples: Any) -> None:
-        if packed is not None:
-            metrics = B.metrics_from_packed(packed, plan, step)
-            if metrics:
-                self._dispatch("log_aggregated_metrics", metrics, step)
-        if samples is not None:
-            idx, rows = samples
-            for summary in B.summaries_from_samples(step, idx, rows, plan.task_names, self.task_names):
-                self.log_episode_summary(summary)
+    def _emit(self, event: B.Event) -> None:
+        if event.metrics:
+            self._dispatch("log_aggregated_metrics", event.metrics, event.step)
+        for summary in event.summaries:
+            self.log_episode_summary(summary)
 
-    def _log_batch_traced(self, batch_data: dict[str, Any]) -> None:
-        cfg = self.config.logging
-        if "update_step" not in batch_data:
-            logger.warning("log_batch_step inside jit needs batch_data['update_step']; nothing will be logged from this call site")
-            return
-        step = jnp.asarray(batch_data["update_step"], jnp.int32)
-        want_log = cfg.batched_logging_enabled
-        plan = B.plan_batch(batch_data, cfg, want_samples=cfg.sampling_enabled)
-        want_sample = cfg.sampling_enabled and plan.batch_size is not None
-        if not (want_log or want_sample):
-            return
-        do_log = (step % cfg.log_frequency == 0) & want_log
-        do_sample = (step % cfg.sample_frequency == 0) & want_sample
-
-        layout = plan.layout()  # names only: the callback must not keep tracers alive
-
-        def emit(_):
-            packed = B.reduce_batch(plan) if want_log else None
-            samples = B.gather_rows(step, plan.per_env, cfg.num_samples, plan.batch_size) if want_sample else None
-            io_callback(partial(self._emit_from_device, plan=layout), None, step, do_log, do_sample, packed, samples, ordered=True)
-
-        jax.lax.cond(do_log | do_sample, emit, lambda _: None, None)
-
-    def _emit_from_device(self, step, do_log, do_sample, packed, samples, plan) -> None:
+    def _emit_from_device(self, step: Any, fetched: dict[str, Any], do_log: Any, do_sample: Any, plan: B.Plan) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
             if not self.handlers or self._closed:
                 return
-            self._emit(int(step), plan, packed if bool(do_log) else None, samples if bool(do_sample) else None)
+            self._emit(B.host_stage(int(step), plan.layout, plan.host_scalars, B.select(fetched, do_log, do_sample),
+                                    plan.task_names, self.task_names))
         except Exception as err:
             logger.warning("batched logging callback failed at update %s: %r", step, err)
 
@@ -275,10 +256,7 @@ class ExperimentLogger:
             return
         jax.effects_barrier()
         self._closed = True
-        for name, handler in self.handlers.items():
-            fn = getattr(handler, "close", None)
-            if fn is None:
-                continue
+        for name, fn in self._routes["close"]:
             try:
                 fn()
             except Exception as err:

@@ -1,19 +1,11 @@
-"""Logging handlers: each is a small class with the same duck-typed interface.
+"""Logging handlers: small classes with up to five optional methods (see :mod:`.base`)."""
 
-Every method is optional; the :class:`~jaxarc.logging.ExperimentLogger` skips a handler
-that lacks one:
-
-- ``log_task_start(task_data)``
-- ``log_step(step_data)``
-- ``log_episode_summary(summary_data)``
-- ``log_aggregated_metrics(metrics, step)``
-- ``close()``
-"""
-
+from .base import HANDLER_METHODS, BaseHandler, Handler
 from .file import FileHandler
 from .rich_console import RichHandler
 from .svg import SVGHandler
 from .tensorboard import TensorBoardHandler
 from .wandb import WandbHandler
 
-__all__ = ["FileHandler", "RichHandler", "SVGHandler", "TensorBoardHandler", "WandbHandler"]
+__all__ = ["HANDLER_METHODS", "BaseHandler", "FileHandler", "Handler", "RichHandler", "SVGHandler", "TensorBoardHandler",
+           "WandbHandler"]

@@ -11,13 +11,14 @@ from typing import Any
 
 from ...envs.config import LoggingConfig
 from ..serialization import dumps
+from .base import BaseHandler
 
 logger = logging.getLogger("jaxarc.logging.file")
 
 BATCH_METRICS_FILE = "batch_metrics.jsonl"
 
 
-class FileHandler:
+class FileHandler(BaseHandler):
     """Writes under ``run_dir``:
 
     - ``episodes/episode_<num>[_env<id>].json`` (``.json.gz`` when ``compression``): the task,

@@ -12,30 +12,16 @@ from rich.text import Text
 
 from ...envs.config import VisualizationConfig
 from ...viz import ARC_PALETTE, as_grid
-
-#: Metric groups shown in the batch table, in order: (title, test on the metric name).
-METRIC_GROUPS = (
-    ("Rewards", lambda k: k.startswith("reward_")),
-    ("Similarity", lambda k: k.startswith("similarity_")),
-    ("Episode length", lambda k: k.startswith("episode_length_")),
-    ("Success rate", lambda k: k.startswith("success_rate")),
-    ("Training", lambda k: k.removesuffix("_nonfinite") in TRAINING_KEYS),
-)
-TRAINING_KEYS = ("policy_loss", "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate")
+from ..batch.contract import GROUPS, group_of
+from .base import BaseHandler
 
 
 def group_metrics(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Split metric names into the display groups, with everything else under "Other"."""
-    out, seen = [], set()
-    for title, test in METRIC_GROUPS:
-        part = {k: v for k, v in metrics.items() if k not in seen and test(k)}
-        seen.update(part)
-        if part:
-            out.append((title, part))
-    rest = {k: v for k, v in metrics.items() if k not in seen}
-    if rest:
-        out.append(("Other", rest))
-    return out
+    """Split metric names into the contract's display groups, keys outside it under "Other"."""
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in metrics.items():
+        groups.setdefault(group_of(key), {})[key] = value
+    return [(title, groups[title]) for title in GROUPS if title in groups]
 
 
 def _fmt(value: Any) -> str:
@@ -53,7 +39,7 @@ def _grid_text(grid: np.ndarray) -> Text:
     return text
 
 
-class RichHandler:
+class RichHandler(BaseHandler):
     """Task panel at task start, one compact line per step (whole grids when
     ``console_verbosity == "full"``), an episode summary panel, and a metric table per
     aggregated batch event."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from ...envs.config import VisualizationConfig
 from ...viz import as_grid, episode_summary_svg, step_svg, task_overview_svg
+from .base import BaseHandler
 
 logger = logging.getLogger("jaxarc.logging.svg")
 
@@ -17,7 +18,7 @@ def _safe(name: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))
 
 
-class SVGHandler:
+class SVGHandler(BaseHandler):
     """Writes under ``run_dir/svg``:
 
     - ``task_<task_id>.svg``: all train pairs and test inputs (once per task);

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .base import BaseHandler
 
-class TensorBoardHandler:
+
+class TensorBoardHandler(BaseHandler):
     """Writes ``run_dir/tensorboard/events.out.tfevents.*``.
 
     Tags: ``batch/<metric>`` at the update step; ``step/reward`` and ``step/similarity`` at

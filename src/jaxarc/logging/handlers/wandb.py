@@ -10,6 +10,7 @@ from typing import Any
 from ...envs.config import WandbConfig
 from ...viz import as_grid, episode_summary_svg
 from ...viz.grids import grids_rgb
+from .base import BaseHandler
 
 logger = logging.getLogger("jaxarc.logging.wandb")
 
@@ -22,7 +23,7 @@ def _import_wandb():
     return wandb
 
 
-class WandbHandler:
+class WandbHandler(BaseHandler):
     """Logs to a wandb run whose files live in ``run_dir/wandb``.
 
     Every ``log`` carries an explicit ``step=``; a step lower than the last one sent is
