@@ -100,6 +100,8 @@ def test_episode_through_every_handler(basic_cfg, small_env):
     assert [r["step/reward"] for r in rows if "step/reward" in r] == pytest.approx(
         [s["reward"] for s in ep["steps"]], abs=1e-6)
     assert any("episode/total_reward" in r for r in rows)
+    starts = [r for r in rows if "task/episode_num" in r]  # log_task_start reaches wandb too
+    assert len(starts) == 1 and starts[0]["task/episode_num"] == 0 and starts[0]["task/num_train_pairs"] >= 1
     pictures = [r for r in rows if "episode/picture._type" in r]
     assert pictures and pictures[0]["episode/picture._type"] == "image-file" and pictures[0]["episode/picture.format"] == "png"
     assert pictures[0]["episode/picture.width"] > pictures[0]["episode/picture.height"] > 0  # grids side by side

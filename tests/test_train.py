@@ -42,6 +42,13 @@ def test_learning_happens_on_easy_tasks(host_run):
     assert sim[0] < 0.5 and np.mean(sim[-2:]) > sim[0] + 0.35, sim
 
 
+def test_trainer_speaks_the_batch_contract(host_run):
+    from jaxarc.logging.batch.contract import spec_of
+
+    names = set(read_run(host_run.run_dir).metrics)
+    assert names and all(spec_of(name) is not None for name in names), names - {n for n in names if spec_of(n)}
+
+
 def test_run_directory_has_everything(host_run):
     d = host_run.run_dir
     assert (d / "config.yaml").exists() and (d / "checkpoint.eqx").exists()

@@ -28,7 +28,8 @@ class WandbHandler(BaseHandler):
 
     Every ``log`` carries an explicit ``step=``; a step lower than the last one sent is
     warned about and not sent (wandb would otherwise drop it silently). Aggregated metrics
-    go under ``batch/``; single steps under ``step/`` at a running env-step counter; episode
+    go under ``batch/``; task starts under ``task/`` and single steps under ``step/`` at a
+    running env-step counter; episode
     summaries under ``episode/`` (sampled ones under ``sample/``) with an initial | final | target image.
     """
 
@@ -54,6 +55,7 @@ class WandbHandler(BaseHandler):
         self._last_step = -1
         self._env_steps = 0
         self._samples_at: tuple[int, int] = (-1, 0)  # (update step, pictures logged at it)
+        self._task_id: Any = None
 
     def _log(self, data: dict[str, Any], step: int) -> None:
         if self.run is None or not data:
@@ -64,6 +66,16 @@ class WandbHandler(BaseHandler):
             return
         self.run.log(data, step=step)
         self._last_step = step
+
+    def log_task_start(self, task_data: dict[str, Any]) -> None:
+        """An episode begins: its numbers under ``task/`` at the running env-step counter, and
+        the task id in the run summary (``task_id``) and in the episode picture's caption."""
+        self._task_id = task_data.get("task_id")
+        data = {f"task/{k}": float(task_data[k]) for k in ("episode_num", "pair_index", "num_train_pairs", "num_test_pairs")
+                if task_data.get(k) is not None}
+        self._log(data, max(self._last_step, self._env_steps, 0))
+        if self.run is not None and self._task_id is not None:
+            self.run.summary["task_id"] = str(self._task_id)
 
     def log_step(self, step_data: dict[str, Any]) -> None:
         self._env_steps += 1
@@ -92,7 +104,8 @@ class WandbHandler(BaseHandler):
         grids = [as_grid(summary_data.get(k)) for k in ("initial_state", "final_state", "target_state")]
         if grids[0] is None and grids[1] is None:
             return None
-        caption = f"{prefix} {summary_data.get('episode_num')}: initial | final | target"
+        task = summary_data.get("task_id") or self._task_id
+        caption = f"{prefix} {summary_data.get('episode_num')}" + (f" ({task})" if task else "") + ": initial | final | target"
         try:
             return self._wandb.Image(grids_rgb(grids), caption=caption)
         except ImportError:
