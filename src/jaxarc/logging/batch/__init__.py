@@ -11,7 +11,7 @@
 from .contract import CONTRACT, MASK_KEYS, STATE_KEYS, MetricSpec, group_of, spec_of
 from .pipeline import BatchPipeline, Cadence, Event, host_stage, select
 from .plan import Layout, Plan, PlanCache, contains_tracer, plan_batch
-from .reduce import SHORTCUT_MIN_BATCH, decode, reduce_device, reduce_plan
+from .reduce import SHORTCUT_MIN_BATCH, decode, reduce_device
 from .reference import reference
 from .sample import gather_rows, sample_indices, summaries
 
@@ -34,7 +34,6 @@ __all__ = [
     "group_of",
     "plan_batch",
     "reduce_device",
-    "reduce_plan",
     "reference",
     "sample_indices",
     "select",

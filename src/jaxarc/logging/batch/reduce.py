@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .contract import BY_METRIC, METRIC_ORDER, NONFINITE_SUFFIX, STAT_NAMES
-from .plan import Layout, Plan
+from .plan import Layout
 
 logger = logging.getLogger("jaxarc.logging.batch")
 
@@ -188,11 +188,6 @@ def reduce_device(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...]
     if ints:
         floats.append(_words(jnp.concatenate(ints)))
     return (jnp.concatenate(floats) if floats else jnp.zeros((0,), jnp.float32)), by_product
-
-
-def reduce_plan(plan: Plan) -> jax.Array:
-    """Every statistic of ``plan`` in one XLA computation (the by-product dropped)."""
-    return reduce_device(plan.vectors, plan.device_scalars, plan.mask)[0]
 
 
 # decoding ------------------------------------------------------------------------------
