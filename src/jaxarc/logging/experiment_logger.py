@@ -200,7 +200,7 @@ class ExperimentLogger:
         if type(step) is int and not cadence.should_log(step) and not cadence.should_sample(step):
             self._auto_step = step + 1  # the common case, decided before any other work
             return
-        if isinstance(step, jax.core.Tracer) or (step is None and B.contains_tracer(batch_data)):
+        if B.is_tracer(step) or (step is None and B.contains_tracer(batch_data)):
             self._pipeline.run_traced(batch_data, self._emit_from_device)
             return
         step = self._host_step(step)
@@ -239,7 +239,7 @@ class ExperimentLogger:
         for summary in event.summaries:
             self.log_episode_summary(summary)
 
-    def _emit_from_device(self, step: Any, fetched: dict[str, Any], do_log: Any, do_sample: Any, plan: B.Plan) -> None:
+    def _emit_from_device(self, step: Any, fetched: B.Fetched, do_log: Any, do_sample: Any, plan: B.Plan) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
             if not self.handlers or self._closed:

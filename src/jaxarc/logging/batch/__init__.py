@@ -9,8 +9,8 @@
 """
 
 from .contract import CONTRACT, MASK_KEYS, STATE_KEYS, MetricSpec, group_of, spec_of
-from .pipeline import BatchPipeline, Cadence, Event, host_stage, select
-from .plan import Layout, Plan, PlanCache, contains_tracer, plan_batch
+from .pipeline import BatchPipeline, Cadence, Event, Fetched, host_stage, select
+from .plan import Layout, Plan, PlanCache, contains_tracer, is_tracer, plan_batch
 from .reduce import SHORTCUT_MIN_BATCH, decode, reduce_device
 from .reference import reference
 from .sample import gather_rows, sample_indices, summaries
@@ -23,6 +23,7 @@ __all__ = [
     "BatchPipeline",
     "Cadence",
     "Event",
+    "Fetched",
     "Layout",
     "MetricSpec",
     "Plan",
@@ -31,6 +32,7 @@ __all__ = [
     "decode",
     "gather_rows",
     "host_stage",
+    "is_tracer",
     "group_of",
     "plan_batch",
     "reduce_device",

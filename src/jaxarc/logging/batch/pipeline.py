@@ -25,7 +25,7 @@ from jax.experimental import io_callback
 
 from ...envs.config import LoggingConfig
 from . import reduce as R
-from .plan import Layout, Plan, PlanCache, plan_batch
+from .plan import Layout, Plan, PlanCache, is_tracer, plan_batch
 from .sample import gather_rows, summaries
 
 logger = logging.getLogger("jaxarc.logging.batch")
@@ -75,7 +75,7 @@ def device_stage(plan: Plan, step: Any, *, reduce: bool, num_samples: int) -> Fe
     if reduce:
         stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[0]  # by-product dropped
     if num_samples and plan.batch_size is not None:
-        traced = isinstance(step, jax.core.Tracer)
+        traced = is_tracer(step)
         gather = gather_rows if traced else _gather_rows_jit
         samples = gather(step if traced else np.int32(step), plan.per_env, num_samples=num_samples,
                          batch_size=plan.batch_size)
