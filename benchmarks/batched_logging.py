@@ -11,7 +11,8 @@
 (d) resident memory growth over 10,000 logged events (File handler on), and live device
     arrays before/after — target <= 20 MB, none kept alive.
 
-    python benchmarks/batched_logging.py [--sizes 100 1000 10000 100000] [--out benchmarks/results/batched_logging.json]
+    python benchmarks/batched_logging.py [--sizes 100 1000 10000 100000] \
+[--out benchmarks/results/batched_logging.json]
 
 Why the reducer (``jaxarc/logging/batch/reduce.py``) looks the way it does — each choice
 measured with this script on the 2-core CPU VM (XLA:CPU, jax 0.10):
@@ -67,16 +68,34 @@ def design_literal_aggregate(batch_data, log_cfg):
     metrics = {}
     if "episode_returns" in batch_data and log_cfg.log_aggregated_rewards:
         returns = batch_data["episode_returns"]
-        metrics.update({"reward_mean": float(jnp.mean(returns)), "reward_std": float(jnp.std(returns)),
-                        "reward_max": float(jnp.max(returns)), "reward_min": float(jnp.min(returns))})
+        metrics.update(
+            {
+                "reward_mean": float(jnp.mean(returns)),
+                "reward_std": float(jnp.std(returns)),
+                "reward_max": float(jnp.max(returns)),
+                "reward_min": float(jnp.min(returns)),
+            }
+        )
     if "similarity_scores" in batch_data and log_cfg.log_aggregated_similarity:
         s = batch_data["similarity_scores"]
-        metrics.update({"similarity_mean": float(jnp.mean(s)), "similarity_std": float(jnp.std(s)),
-                        "similarity_max": float(jnp.max(s)), "similarity_min": float(jnp.min(s))})
+        metrics.update(
+            {
+                "similarity_mean": float(jnp.mean(s)),
+                "similarity_std": float(jnp.std(s)),
+                "similarity_max": float(jnp.max(s)),
+                "similarity_min": float(jnp.min(s)),
+            }
+        )
     if "episode_lengths" in batch_data and log_cfg.log_episode_lengths:
         n = batch_data["episode_lengths"]
-        metrics.update({"episode_length_mean": float(jnp.mean(n)), "episode_length_std": float(jnp.std(n)),
-                        "episode_length_max": float(jnp.max(n)), "episode_length_min": float(jnp.min(n))})
+        metrics.update(
+            {
+                "episode_length_mean": float(jnp.mean(n)),
+                "episode_length_std": float(jnp.std(n)),
+                "episode_length_max": float(jnp.max(n)),
+                "episode_length_min": float(jnp.min(n)),
+            }
+        )
     if "success_mask" in batch_data and log_cfg.log_success_rates:
         metrics["success_rate"] = float(jnp.mean(batch_data["success_mask"]))
     for key in ("policy_loss", "value_loss"):
@@ -108,8 +127,11 @@ def _floor_reduce(arrays):
 
 
 def floor(batch_data):
-    """The least any aggregation can cost: one jitted sum over the same arrays, one scalar fetched."""
-    return jax.device_get(_floor_reduce({k: v for k, v in batch_data.items() if k != "update_step"}))
+    """The least any aggregation can cost: one jitted sum over the same arrays, one scalar
+    fetched."""
+    return jax.device_get(
+        _floor_reduce({k: v for k, v in batch_data.items() if k != "update_step"})
+    )
 
 
 def timeit(fns: dict, repeats: int) -> dict[str, float]:
@@ -120,7 +142,7 @@ def timeit(fns: dict, repeats: int) -> dict[str, float]:
     times: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(repeats):
         order = list(fns.items())
-        for name, fn in order[r % len(order):] + order[: r % len(order)]:
+        for name, fn in order[r % len(order) :] + order[: r % len(order)]:
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -149,34 +171,70 @@ def rss_mb() -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000, 100000])
     ap.add_argument("--events", type=int, default=10000)
     ap.add_argument("--out", default="benchmarks/results/batched_logging.json")
     args = ap.parse_args()
     logging.getLogger("jaxarc").setLevel(logging.WARNING)
     tmp = Path(tempfile.mkdtemp())
-    cfg = jaxarc.load_config(["logging=batched", f"storage.base_output_dir={tmp}", "visualization.console=false",
-                              "visualization.enabled=false", "storage.tensorboard=false"])
+    cfg = jaxarc.load_config(
+        [
+            "logging=batched",
+            f"storage.base_output_dir={tmp}",
+            "visualization.console=false",
+            "visualization.enabled=false",
+            "storage.tensorboard=false",
+        ]
+    )
     log = ExperimentLogger(cfg, handlers={})
     rows = []
-    header = f"{'B':>7} {'design float() us':>18} {'ours us':>9} {'floor us':>9} {'speed-up':>9} {'ours/floor':>11} {'design/floor':>13}"
+    header = (
+        f"{'B':>7} {'design float() us':>18} {'ours us':>9} {'floor us':>9} {'speed-up':>9} "
+        f"{'ours/floor':>11} {'design/floor':>13}"
+    )
     for mode, measure in (("interleaved", timeit), ("blocks", timeit_blocks)):
-        print(f"{mode}: " + ("calls alternate between the three (as in a training loop, where other work runs in between)"
-                             if mode == "interleaved" else "each runs many times in a row (warm, steady state)"))
+        print(
+            f"{mode}: "
+            + (
+                "calls alternate between the three "
+                "(as in a training loop, where other work runs in between)"
+                if mode == "interleaved"
+                else "each runs many times in a row (warm, steady state)"
+            )
+        )
         print(header)
         for b in args.sizes:
             data = make_batch(b)
             repeats = 300 if b <= 10000 else 60
-            t = measure({"design": lambda d=data: design_literal_aggregate(d, cfg.logging),
-                         "ours": lambda d=data: log._aggregate_batch_metrics(d),
-                         "floor": lambda d=data: floor(d)}, repeats)
+            t = measure(
+                {
+                    "design": lambda d=data: design_literal_aggregate(d, cfg.logging),
+                    "ours": lambda d=data: log._aggregate_batch_metrics(d),
+                    "floor": lambda d=data: floor(d),
+                },
+                repeats,
+            )
             t_design, t_ours, t_floor = t["design"], t["ours"], t["floor"]
-            rows.append({"mode": mode, "batch_size": b, "design_literal_us": 1e6 * t_design, "ours_us": 1e6 * t_ours,
-                         "floor_us": 1e6 * t_floor, "speedup_vs_design": t_design / t_ours, "ratio_to_floor": t_ours / t_floor,
-                         "design_over_floor": t_design / t_floor})
-            print(f"{b:>7} {1e6 * t_design:>18.1f} {1e6 * t_ours:>9.1f} {1e6 * t_floor:>9.1f} {t_design / t_ours:>8.1f}x "
-                  f"{t_ours / t_floor:>10.2f}x {t_design / t_floor:>12.1f}x")
+            rows.append(
+                {
+                    "mode": mode,
+                    "batch_size": b,
+                    "design_literal_us": 1e6 * t_design,
+                    "ours_us": 1e6 * t_ours,
+                    "floor_us": 1e6 * t_floor,
+                    "speedup_vs_design": t_design / t_ours,
+                    "ratio_to_floor": t_ours / t_floor,
+                    "design_over_floor": t_design / t_floor,
+                }
+            )
+            print(
+                f"{b:>7} {1e6 * t_design:>18.1f} {1e6 * t_ours:>9.1f} {1e6 * t_floor:>9.1f} "
+                f"{t_design / t_ours:>8.1f}x "
+                f"{t_ours / t_floor:>10.2f}x {t_design / t_floor:>12.1f}x"
+            )
 
     # (c) a skipped update: neither frequency matches
     data = make_batch(10000, step=1)
@@ -189,7 +247,9 @@ def main() -> None:
     print(f"skipped update: {skipped_us:.2f} us per call")
 
     # (d) memory over many logged events, File handler writing batch_metrics.jsonl
-    mem_cfg = dataclasses.replace(cfg, logging=dataclasses.replace(cfg.logging, log_frequency=1, sample_frequency=100))
+    mem_cfg = dataclasses.replace(
+        cfg, logging=dataclasses.replace(cfg.logging, log_frequency=1, sample_frequency=100)
+    )
     mem_log = ExperimentLogger(mem_cfg)
     batches = [make_batch(1000, step=s) for s in range(4)]
     for s in range(200):  # warm up caches and allocator
@@ -204,20 +264,36 @@ def main() -> None:
     live_after, rss_after = len(jax.live_arrays()), rss_mb()
     mem_log.close()
     lines = len((mem_log.run_dir / "batch_metrics.jsonl").read_text().splitlines())
-    print(f"{args.events} logged events (B=1000, File handler, samples every 100): {1e3 * elapsed / args.events:.3f} ms/event, "
-          f"RSS {rss_before:.1f} -> {rss_after:.1f} MB ({rss_after - rss_before:+.1f} MB), live device arrays {live_before} -> {live_after}")
+    print(
+        f"{args.events} logged events (B=1000, File handler, samples every 100): "
+        f"{1e3 * elapsed / args.events:.3f} ms/event, "
+        f"RSS {rss_before:.1f} -> {rss_after:.1f} MB ({rss_after - rss_before:+.1f} MB), "
+        f"live device arrays {live_before} -> {live_after}"
+    )
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "backend": jax.default_backend(),
-        "aggregation": rows,
-        "skipped_update_us": skipped_us,
-        "memory": {"events": args.events, "rss_before_mb": rss_before, "rss_after_mb": rss_after, "rss_growth_mb": rss_after - rss_before,
-                   "live_arrays_before": live_before, "live_arrays_after": live_after, "ms_per_event": 1e3 * elapsed / args.events,
-                   "jsonl_lines": lines},
-        "numpy": np.__version__,
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "backend": jax.default_backend(),
+                "aggregation": rows,
+                "skipped_update_us": skipped_us,
+                "memory": {
+                    "events": args.events,
+                    "rss_before_mb": rss_before,
+                    "rss_after_mb": rss_after,
+                    "rss_growth_mb": rss_after - rss_before,
+                    "live_arrays_before": live_before,
+                    "live_arrays_after": live_after,
+                    "ms_per_event": 1e3 * elapsed / args.events,
+                    "jsonl_lines": lines,
+                },
+                "numpy": np.__version__,
+            },
+            indent=2,
+        )
+    )
     print(f"saved {out}")
 
 

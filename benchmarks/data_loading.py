@@ -1,6 +1,6 @@
 """Time to load all 400 ARC-AGI-1 training tasks into a padded 30x30 task buffer.
 
-    python benchmarks/data_loading.py [--out benchmarks/results/data_loading.json]
+python benchmarks/data_loading.py [--out benchmarks/results/data_loading.json]
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from jaxarc.envs.config import DatasetConfig
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--out", default="benchmarks/results/data_loading.json")
     args = ap.parse_args()
     rows = {}
@@ -32,8 +34,15 @@ def main() -> None:
             buf = load_task_buffer(cfg)
             jax.block_until_ready(buf)
             times.append(time.perf_counter() - t0)
-        rows[name] = {"tasks": buf.num_tasks, "seconds_first": times[0], "seconds_median": statistics.median(times)}
-        print(f"{name:<32} {buf.num_tasks:>5} tasks  first {times[0]:.2f} s  median {statistics.median(times):.2f} s")
+        rows[name] = {
+            "tasks": buf.num_tasks,
+            "seconds_first": times[0],
+            "seconds_median": statistics.median(times),
+        }
+        print(
+            f"{name:<32} {buf.num_tasks:>5} tasks  first {times[0]:.2f} s  "
+            f"median {statistics.median(times):.2f} s"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"upstream_jaxarc_agi1_seconds": 90.0, "results": rows}, indent=2))

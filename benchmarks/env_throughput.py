@@ -4,7 +4,8 @@ Per environment: a ``lax.scan`` of 100 steps with random valid bounding-box acti
 automatic reset; ``jax.jit(jax.vmap(...))`` over N environments; compile time reported
 separately; the median of 3 timed runs with ``block_until_ready``.
 
-    python benchmarks/env_throughput.py [--sizes 1 16 256 4096] [--out benchmarks/results/env_throughput.json]
+    python benchmarks/env_throughput.py [--sizes 1 16 256 4096] \
+[--out benchmarks/results/env_throughput.json]
 """
 
 from __future__ import annotations
@@ -67,23 +68,47 @@ def measure(name, dataset_id, config, sizes):
             compiled(k).block_until_ready()
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        rows.append({"workload": name, "num_envs": n, "steps_per_s": n * STEPS / med, "compile_s": compile_s, "median_run_s": med})
-        print(f"{name:<34} N={n:>5}  {n * STEPS / med:>12,.0f} steps/s   compile {compile_s:5.2f} s", flush=True)
+        rows.append(
+            {
+                "workload": name,
+                "num_envs": n,
+                "steps_per_s": n * STEPS / med,
+                "compile_s": compile_s,
+                "median_run_s": med,
+            }
+        )
+        print(
+            f"{name:<34} N={n:>5}  {n * STEPS / med:>12,.0f} steps/s   compile {compile_s:5.2f} s",
+            flush=True,
+        )
     return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="+", default=[1, 16, 256, 4096])
     ap.add_argument("--out", default="benchmarks/results/env_throughput.json")
     args = ap.parse_args()
-    rows = measure("AGI1 007bbfb7 (30x30)", "AGI1-007bbfb7", jaxarc.load_config(["dataset=agi1"]), args.sizes)
-    small = jaxarc.load_config(["dataset=agi1", "dataset.max_grid_size=10", "dataset.max_task_size=10"])
+    rows = measure(
+        "AGI1 007bbfb7 (30x30)", "AGI1-007bbfb7", jaxarc.load_config(["dataset=agi1"]), args.sizes
+    )
+    small = jaxarc.load_config(
+        ["dataset=agi1", "dataset.max_grid_size=10", "dataset.max_task_size=10"]
+    )
     rows += measure("AGI1-train tasks <=10x10 (10x10)", "AGI1-train", small, args.sizes)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"jax": jax.__version__, "backend": jax.default_backend(), "devices": len(jax.devices()), "machine": platform.processor() or platform.machine()}
-    out.write_text(json.dumps({"meta": meta, "steps_per_episode_scan": STEPS, "results": rows}, indent=2))
+    meta = {
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": len(jax.devices()),
+        "machine": platform.processor() or platform.machine(),
+    }
+    out.write_text(
+        json.dumps({"meta": meta, "steps_per_episode_scan": STEPS, "results": rows}, indent=2)
+    )
     print(f"saved {out}")
 
 

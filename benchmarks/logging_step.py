@@ -20,7 +20,8 @@ import jax
 from rich.console import Console
 
 import jaxarc
-from jaxarc.logging import ExperimentLogger, step_payload
+from jaxarc.envs.payloads import step_payload
+from jaxarc.logging import ExperimentLogger
 from jaxarc.logging.handlers import (
     FileHandler,
     RichHandler,
@@ -41,13 +42,22 @@ def find_30x30_task() -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--out", default="benchmarks/results/logging_step.json")
     args = ap.parse_args()
     task_id = find_30x30_task()
     tmp = Path(tempfile.mkdtemp())
-    cfg = jaxarc.load_config(["logging=basic", "dataset=agi1", f"storage.base_output_dir={tmp}", "logging.compression=false"])
+    cfg = jaxarc.load_config(
+        [
+            "logging=basic",
+            "dataset=agi1",
+            f"storage.base_output_dir={tmp}",
+            "logging.compression=false",
+        ]
+    )
     env, params = jaxarc.make(f"AGI1-{task_id}", cfg)
     state, _ = env.reset(jax.random.PRNGKey(0), params)
     step = jax.jit(env.step)
@@ -62,18 +72,34 @@ def main() -> None:
         state = nxt
 
     def rich():
-        return RichHandler(cfg.visualization, Console(file=open(tmp / "console.txt", "w"), width=120))  # noqa: SIM115
+        return RichHandler(
+            cfg.visualization, Console(file=open(tmp / "console.txt", "w"), width=120)
+        )  # noqa: SIM115
 
     setups = {
         "file": lambda d: {"file": FileHandler(d, cfg.logging)},
         "svg": lambda d: {"svg": SVGHandler(d, cfg.visualization)},
         "rich": lambda d: {"rich": rich()},
         "tensorboard": lambda d: {"tensorboard": TensorBoardHandler(d)},
-        "wandb (offline)": lambda d: {"wandb": WandbHandler(d, dataclasses.replace(cfg.wandb, enabled=True))},
-        "file+svg+rich": lambda d: {"file": FileHandler(d, cfg.logging), "svg": SVGHandler(d, cfg.visualization), "rich": rich()},
+        "wandb (offline)": lambda d: {
+            "wandb": WandbHandler(d, dataclasses.replace(cfg.wandb, enabled=True))
+        },
+        "file+svg+rich": lambda d: {
+            "file": FileHandler(d, cfg.logging),
+            "svg": SVGHandler(d, cfg.visualization),
+            "rich": rich(),
+        },
     }
-    results = {"task": task_id, "grid": "30x30", "payload_build_ms_median": 1e3 * statistics.median(build_times), "handlers": {}}
-    print(f"task {task_id} (30x30): building a step payload {results['payload_build_ms_median']:.2f} ms (median)")
+    results = {
+        "task": task_id,
+        "grid": "30x30",
+        "payload_build_ms_median": 1e3 * statistics.median(build_times),
+        "handlers": {},
+    }
+    print(
+        f"task {task_id} (30x30): building a step payload "
+        f"{results['payload_build_ms_median']:.2f} ms (median)"
+    )
     for name, make_handlers in setups.items():
         run_dir = tmp / name.replace(" ", "_").replace("+", "_")
         run_dir.mkdir()
@@ -87,9 +113,19 @@ def main() -> None:
         log.close()
         close_s = time.perf_counter() - t0
         med, mean = 1e3 * statistics.median(times), 1e3 * statistics.fmean(times)
-        amortized = 1e3 * (sum(times) + close_s) / len(times)  # the file handler writes the episode at close
-        results["handlers"][name] = {"median_ms": med, "mean_ms": mean, "close_s": close_s, "amortized_ms_incl_close": amortized}
-        print(f"{name:<18} log_step median {med:6.2f} ms  mean {mean:6.2f} ms  incl. close {amortized:6.2f} ms/step")
+        amortized = (
+            1e3 * (sum(times) + close_s) / len(times)
+        )  # the file handler writes the episode at close
+        results["handlers"][name] = {
+            "median_ms": med,
+            "mean_ms": mean,
+            "close_s": close_s,
+            "amortized_ms_incl_close": amortized,
+        }
+        print(
+            f"{name:<18} log_step median {med:6.2f} ms  mean {mean:6.2f} ms  "
+            f"incl. close {amortized:6.2f} ms/step"
+        )
     results["upstream_file_svg_rich_ms"] = 112.0
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

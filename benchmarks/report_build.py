@@ -26,28 +26,51 @@ from jaxarc.report import build_report
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--updates", type=int, default=10000)
     ap.add_argument("--out", default="benchmarks/results/report_build.json")
     args = ap.parse_args()
     logging.getLogger("jaxarc").setLevel(logging.ERROR)
     tmp = Path(tempfile.mkdtemp())
-    cfg = jaxarc.load_config([f"storage.base_output_dir={tmp}", "visualization.console=false", "storage.tensorboard=false",
-                              "logging.log_frequency=1", "logging.sample_frequency=50"])
+    cfg = jaxarc.load_config(
+        [
+            f"storage.base_output_dir={tmp}",
+            "visualization.console=false",
+            "storage.tensorboard=false",
+            "logging.log_frequency=1",
+            "logging.sample_frequency=50",
+        ]
+    )
     n = 64
     key = jax.random.PRNGKey(0)
-    grids = {"grid": jax.random.randint(key, (n, 6, 6), 0, 10).astype(jnp.int8), "mask": jnp.ones((n, 6, 6), bool)}
+    grids = {
+        "grid": jax.random.randint(key, (n, 6, 6), 0, 10).astype(jnp.int8),
+        "mask": jnp.ones((n, 6, 6), bool),
+    }
     t0 = time.perf_counter()
     with ExperimentLogger(cfg) as log:
         for u in range(args.updates):
             k = jax.random.fold_in(key, u)
-            log.log_batch_step({
-                "update_step": u, "episode_returns": jax.random.normal(k, (n,)) + u / args.updates,
-                "episode_lengths": jnp.full((n,), 8), "similarity_scores": jax.random.uniform(k, (n,)),
-                "success_mask": jax.random.uniform(k, (n,)) > 0.9, "policy_loss": 0.1, "value_loss": 0.2,
-                "gradient_norm": 0.5, "entropy": 3.0, "explained_variance": 0.5, "learning_rate": 3e-4,
-                "initial_states": grids, "final_states": grids, "target_states": grids,
-            })
+            log.log_batch_step(
+                {
+                    "update_step": u,
+                    "episode_returns": jax.random.normal(k, (n,)) + u / args.updates,
+                    "episode_lengths": jnp.full((n,), 8),
+                    "similarity_scores": jax.random.uniform(k, (n,)),
+                    "success_mask": jax.random.uniform(k, (n,)) > 0.9,
+                    "policy_loss": 0.1,
+                    "value_loss": 0.2,
+                    "gradient_norm": 0.5,
+                    "entropy": 3.0,
+                    "explained_variance": 0.5,
+                    "learning_rate": 3e-4,
+                    "initial_states": grids,
+                    "final_states": grids,
+                    "target_states": grids,
+                }
+            )
     write_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = build_report([log.run_dir], tmp / "report.html")
@@ -56,12 +79,28 @@ def main() -> None:
     build_report([log.run_dir], tmp / "report_png.html", png=True)
     png_s = time.perf_counter() - t0
     lines = len((log.run_dir / "batch_metrics.jsonl").read_text().splitlines())
-    print(f"{lines} metric lines, {args.updates // 50 * 3} sampled-episode SVGs (written in {write_s:.1f} s)")
-    print(f"report: {report_s:.2f} s ({out.stat().st_size / 1e6:.1f} MB HTML); with --png: {png_s:.2f} s")
+    print(
+        f"{lines} metric lines, {args.updates // 50 * 3} sampled-episode SVGs "
+        f"(written in {write_s:.1f} s)"
+    )
+    print(
+        f"report: {report_s:.2f} s ({out.stat().st_size / 1e6:.1f} MB HTML); "
+        f"with --png: {png_s:.2f} s"
+    )
     dest = Path(args.out)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(json.dumps({"metric_lines": lines, "report_s": report_s, "report_with_png_s": png_s,
-                                "html_mb": out.stat().st_size / 1e6, "write_s": write_s}, indent=2))
+    dest.write_text(
+        json.dumps(
+            {
+                "metric_lines": lines,
+                "report_s": report_s,
+                "report_with_png_s": png_s,
+                "html_mb": out.stat().st_size / 1e6,
+                "write_s": write_s,
+            },
+            indent=2,
+        )
+    )
     print(f"saved {dest}")
 
 

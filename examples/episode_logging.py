@@ -14,30 +14,35 @@ import argparse
 import jax
 
 import jaxarc
-from jaxarc.logging import (
-    ExperimentLogger,
-    episode_summary_payload,
-    step_payload,
-    task_start_payload,
-)
+from jaxarc.envs.payloads import episode_summary_payload, step_payload, task_start_payload
+from jaxarc.logging import ExperimentLogger
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--task", default="AGI1-007bbfb7")
     ap.add_argument("--out", default="outputs")
     args = ap.parse_args()
 
-    config = jaxarc.load_config(["logging=basic", "dataset=agi1", "environment=default", "wandb.enabled=true",
-                                 f"storage.base_output_dir={args.out}"])
+    config = jaxarc.load_config(
+        [
+            "logging=basic",
+            "dataset=agi1",
+            "environment=default",
+            "wandb.enabled=true",
+            f"storage.base_output_dir={args.out}",
+        ]
+    )
     env, params = jaxarc.make(args.task, config)
     step = jax.jit(env.step)
     key = jax.random.PRNGKey(0)
     state, _ = env.reset(key, params)
     first, total = state, 0.0
     with ExperimentLogger(config) as logger:
-        logger.log_task_start(task_start_payload(params, state, episode_num=0))
+        logger.log_task_start(task_start_payload(state, params=params, episode_num=0))
         for t in range(args.steps):
             action = env.action_space(params).sample(jax.random.fold_in(key, t))
             next_state, timestep = step(state, action, params)
@@ -46,7 +51,9 @@ def main() -> None:
             state = next_state
             if bool(timestep.last()):
                 break
-        logger.log_episode_summary(episode_summary_payload(first, state, total, episode_num=0, params=params))
+        logger.log_episode_summary(
+            episode_summary_payload(first, state, total, episode_num=0, params=params)
+        )
     print(f"run directory: {logger.run_dir}")
 
 

@@ -24,7 +24,14 @@ def easy_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_config():
-    return jaxarc.load_config(["dataset=agi1", "dataset.max_grid_size=10", "dataset.max_task_size=10", "dataset.max_tasks=8"])
+    return jaxarc.load_config(
+        [
+            "dataset=agi1",
+            "dataset.max_grid_size=10",
+            "dataset.max_task_size=10",
+            "dataset.max_tasks=8",
+        ]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +47,13 @@ def task_007():
 @pytest.fixture
 def tmp_config(tmp_path):
     """A config writing into tmp_path, console off (tests that want Rich turn it on)."""
-    return jaxarc.load_config([
-        f"storage.base_output_dir={tmp_path / 'runs'}",
-        "visualization.console=false",
-        "dataset=agi1", "dataset.max_grid_size=10", "dataset.max_task_size=10", "dataset.max_tasks=4",
-    ])
+    return jaxarc.load_config(
+        [
+            f"storage.base_output_dir={tmp_path / 'runs'}",
+            "visualization.console=false",
+            "dataset=agi1",
+            "dataset.max_grid_size=10",
+            "dataset.max_task_size=10",
+            "dataset.max_tasks=4",
+        ]
+    )

@@ -24,15 +24,27 @@ def padded(grid, size: int):
 def make_state(grid, target=None, size: int = 5, clipboard=None) -> State:
     g, m = padded(grid, size)
     t, tm = padded(target if target is not None else grid, size)
-    cb, cbm = (padded(clipboard, size) if clipboard is not None else (jnp.zeros_like(g), jnp.zeros_like(m)))
+    cb, cbm = (
+        padded(clipboard, size) if clipboard is not None else (jnp.zeros_like(g), jnp.zeros_like(m))
+    )
     if clipboard is not None:
         cbm = jnp.asarray(np.asarray(cb) != 0) & cbm
     return State(
-        working_grid=g, working_grid_mask=m, input_grid=g, input_grid_mask=m,
-        target_grid=t, target_grid_mask=tm, selection=jnp.zeros_like(m),
-        clipboard=cb, clipboard_mask=cbm, step_count=jnp.int32(0),
-        similarity=similarity(g, m, t, tm), task_index=jnp.int32(0), pair_index=jnp.int32(0),
-        key=jnp.zeros(2, jnp.uint32), done=jnp.bool_(False),
+        working_grid=g,
+        working_grid_mask=m,
+        input_grid=g,
+        input_grid_mask=m,
+        target_grid=t,
+        target_grid_mask=tm,
+        selection=jnp.zeros_like(m),
+        clipboard=cb,
+        clipboard_mask=cbm,
+        step_count=jnp.int32(0),
+        similarity=similarity(g, m, t, tm),
+        task_index=jnp.int32(0),
+        pair_index=jnp.int32(0),
+        key=jnp.zeros(2, jnp.uint32),
+        done=jnp.bool_(False),
     )
 
 
@@ -68,7 +80,8 @@ def write_easy_tasks(folder: Path) -> Path:
 
 
 def wandb_history(run_dir: Path) -> list[dict]:
-    """History rows of the offline wandb run under ``run_dir`` (read with ``wandb leet inspect``)."""
+    """History rows of the offline wandb run under ``run_dir``
+    (read with ``wandb leet inspect``)."""
     import shutil
     import subprocess
     import sys
@@ -76,7 +89,13 @@ def wandb_history(run_dir: Path) -> list[dict]:
     files = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
     assert files, f"no offline wandb run under {run_dir}"
     exe = shutil.which("wandb", path=str(Path(sys.executable).parent)) or "wandb"
-    out = subprocess.run([exe, "leet", "inspect", "--json", str(files[-1])], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [exe, "leet", "inspect", "--json", str(files[-1])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     rows = []
     for line in out.stdout.splitlines():
         if line.startswith("{"):
@@ -109,4 +128,8 @@ def svg_cells(svg_text: str) -> list[str]:
     import xml.etree.ElementTree as ET
 
     root = ET.fromstring(svg_text)
-    return [el.get("fill") for el in root.iter() if el.tag.endswith("rect") and el.get("class") == "cell"]
+    return [
+        el.get("fill")
+        for el in root.iter()
+        if el.tag.endswith("rect") and el.get("class") == "cell"
+    ]

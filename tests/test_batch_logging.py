@@ -25,8 +25,15 @@ def with_logging(cfg, **kw):
 
 @pytest.fixture
 def cfg(tmp_config):
-    return with_logging(tmp_config, batched_logging_enabled=True, sampling_enabled=True, log_frequency=2, sample_frequency=4,
-                        num_samples=3, compression=False)
+    return with_logging(
+        tmp_config,
+        batched_logging_enabled=True,
+        sampling_enabled=True,
+        log_frequency=2,
+        sample_frequency=4,
+        num_samples=3,
+        compression=False,
+    )
 
 
 def batch(step, n=NB, seed=0, **extra):
@@ -66,14 +73,28 @@ def test_aggregation_matches_numpy(cfg):
     log.log_batch_step(data)
     step, m = rec.metrics[0]
     assert step == 0
-    for key, prefix in (("episode_returns", "reward"), ("similarity_scores", "similarity"), ("episode_lengths", "episode_length"),
-                        ("extra_vec", "extra_vec")):
+    for key, prefix in (
+        ("episode_returns", "reward"),
+        ("similarity_scores", "similarity"),
+        ("episode_lengths", "episode_length"),
+        ("extra_vec", "extra_vec"),
+    ):
         x = np.asarray(data[key], np.float64)
         assert m[f"{prefix}_mean"] == pytest.approx(x.mean(), rel=1e-5, abs=1e-6)
         assert m[f"{prefix}_std"] == pytest.approx(x.std(), rel=1e-4, abs=1e-6)
-        assert m[f"{prefix}_max"] == pytest.approx(x.max()) and m[f"{prefix}_min"] == pytest.approx(x.min())
+        assert m[f"{prefix}_max"] == pytest.approx(x.max()) and m[f"{prefix}_min"] == pytest.approx(
+            x.min()
+        )
     assert m["success_rate"] == pytest.approx(np.asarray(data["success_mask"]).mean())
-    for key in ("policy_loss", "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate", "my_scalar"):
+    for key in (
+        "policy_loss",
+        "value_loss",
+        "gradient_norm",
+        "entropy",
+        "explained_variance",
+        "learning_rate",
+        "my_scalar",
+    ):
         assert m[key] == pytest.approx(float(data[key]), rel=1e-6)
     assert list(m)[:4] == ["reward_mean", "reward_std", "reward_max", "reward_min"]
     assert log._aggregate_batch_metrics(data) == m
@@ -81,8 +102,15 @@ def test_aggregation_matches_numpy(cfg):
 
 def test_flags_switch_groups_off(cfg):
     rec = Recorder()
-    off = with_logging(cfg, log_aggregated_rewards=False, log_aggregated_similarity=False, log_loss_metrics=False,
-                       log_gradient_norms=False, log_episode_lengths=False, log_success_rates=False)
+    off = with_logging(
+        cfg,
+        log_aggregated_rewards=False,
+        log_aggregated_similarity=False,
+        log_loss_metrics=False,
+        log_gradient_norms=False,
+        log_episode_lengths=False,
+        log_success_rates=False,
+    )
     ExperimentLogger(off, handlers={"rec": rec}).log_batch_step(batch(0))
     assert set(rec.metrics[0][1]) == {"entropy", "explained_variance", "learning_rate"}
 
@@ -117,15 +145,28 @@ def test_sampling_is_deterministic_and_without_replacement(cfg):
     data = batch(4, task_ids=[f"task{i}" for i in range(NB)])
     log.log_batch_step(data)
     ids = [s["environment_id"] for s in rec.summaries]
-    expected = np.asarray(jax.random.choice(jax.random.PRNGKey(4), NB, shape=(3,), replace=False)).tolist()
+    expected = np.asarray(
+        jax.random.choice(jax.random.PRNGKey(4), NB, shape=(3,), replace=False)
+    ).tolist()
     assert ids == expected and len(set(ids)) == 3
     s = rec.summaries[0]
     i = ids[0]
-    assert set(s) >= {"episode_num", "total_reward", "total_steps", "final_similarity", "success", "environment_id", "task_id",
-                      "initial_state", "final_state"}
+    assert set(s) >= {
+        "episode_num",
+        "total_reward",
+        "total_steps",
+        "final_similarity",
+        "success",
+        "environment_id",
+        "task_id",
+        "initial_state",
+        "final_state",
+    }
     assert s["episode_num"] == 4 and s["task_id"] == f"task{i}"
     assert s["total_reward"] == pytest.approx(float(data["episode_returns"][i]))
-    assert s["total_steps"] == int(data["episode_lengths"][i]) and s["success"] == bool(data["success_mask"][i])
+    assert s["total_steps"] == int(data["episode_lengths"][i]) and s["success"] == bool(
+        data["success_mask"][i]
+    )
     assert s["initial_state"] is None  # absent from the batch: nothing invented
     rec2 = Recorder()
     ExperimentLogger(cfg, handlers={"rec": rec2}).log_batch_step(batch(4))
@@ -144,10 +185,14 @@ def test_validity_mask_limits_statistics(cfg):
     log.log_batch_step({**data, "episode_done_mask": jnp.asarray(mask)})
     m = rec.metrics[0][1]
     x = np.asarray(data["episode_returns"])[mask]
-    assert m["reward_mean"] == pytest.approx(x.mean(), rel=1e-5) and m["reward_max"] == pytest.approx(x.max())
+    assert m["reward_mean"] == pytest.approx(x.mean(), rel=1e-5) and m[
+        "reward_max"
+    ] == pytest.approx(x.max())
     log.log_batch_step({**batch(6), "episode_done_mask": jnp.zeros(NB, bool)})
     m = rec.metrics[1][1]
-    assert not any(k.startswith(("reward_", "similarity_", "episode_length_", "success_rate")) for k in m)
+    assert not any(
+        k.startswith(("reward_", "similarity_", "episode_length_", "success_rate")) for k in m
+    )
     assert m["policy_loss"] == pytest.approx(0.25)
 
 
@@ -156,9 +201,16 @@ def test_bad_inputs_warn_skip_and_keep_the_rest(cfg, caplog):
     log = ExperimentLogger(cfg, handlers={"rec": rec})
     returns = np.asarray(batch(0)["episode_returns"]).copy()
     returns[:3] = [np.nan, np.inf, -np.inf]
-    bad = batch(0, episode_returns=jnp.asarray(returns), similarity_scores=jnp.zeros((0,)),
-                episode_lengths=jnp.ones(NB + 1), success_mask=jnp.ones((NB, 2)), extra_list=[1.0, 2.0],
-                name="hello", value_loss=float("nan"))
+    bad = batch(
+        0,
+        episode_returns=jnp.asarray(returns),
+        similarity_scores=jnp.zeros((0,)),
+        episode_lengths=jnp.ones(NB + 1),
+        success_mask=jnp.ones((NB, 2)),
+        extra_list=[1.0, 2.0],
+        name="hello",
+        value_loss=float("nan"),
+    )
     with caplog.at_level(logging.WARNING, logger="jaxarc"):
         log.log_batch_step(bad)
     text = caplog.text
@@ -172,8 +224,15 @@ def test_bad_inputs_warn_skip_and_keep_the_rest(cfg, caplog):
     m = rec.metrics[0][1]
     finite = returns[3:]
     assert m["reward_mean"] == pytest.approx(finite.mean(), rel=1e-5) and m["reward_nonfinite"] == 3
-    assert m["policy_loss"] == pytest.approx(0.25) and "value_loss" not in m and m["value_loss_nonfinite"] == 1
-    assert not any(k.startswith(("similarity_", "episode_length_", "success_rate", "extra_list", "name")) for k in m)
+    assert (
+        m["policy_loss"] == pytest.approx(0.25)
+        and "value_loss" not in m
+        and m["value_loss_nonfinite"] == 1
+    )
+    assert not any(
+        k.startswith(("similarity_", "episode_length_", "success_rate", "extra_list", "name"))
+        for k in m
+    )
 
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="jaxarc"):
@@ -198,39 +257,81 @@ def test_jsonl_is_strict_and_handler_failure_is_isolated(cfg, caplog):
     log.close()
     lines = (log.run_dir / "batch_metrics.jsonl").read_text().splitlines()
     records = [strict_json(line) for line in lines]
-    assert [r["step"] for r in records] == [0, 2] and set(records[0]) == {"timestamp", "step", "metrics"}
-    assert records[0]["metrics"]["reward_mean"] == 1.0 and records[0]["metrics"]["reward_nonfinite"] == NB - 1
-    assert "reward_mean" not in records[1]["metrics"] and records[1]["metrics"]["reward_nonfinite"] == NB
+    assert [r["step"] for r in records] == [0, 2] and set(records[0]) == {
+        "timestamp",
+        "step",
+        "metrics",
+    }
+    assert (
+        records[0]["metrics"]["reward_mean"] == 1.0
+        and records[0]["metrics"]["reward_nonfinite"] == NB - 1
+    )
+    assert (
+        "reward_mean" not in records[1]["metrics"]
+        and records[1]["metrics"]["reward_nonfinite"] == NB
+    )
     assert "handler 'broken' failed in log_aggregated_metrics" in caplog.text
 
 
 def states(n, size=4, value=0):
-    return {"grid": jnp.full((n, size, size), value, jnp.int8), "mask": jnp.ones((n, size, size), bool)}
+    return {
+        "grid": jnp.full((n, size, size), value, jnp.int8),
+        "mask": jnp.ones((n, size, size), bool),
+    }
 
 
 def test_end_to_end_files_rich_tensorboard_wandb(cfg):
-    cfg = dataclasses.replace(cfg, wandb=dataclasses.replace(cfg.wandb, enabled=True),
-                              visualization=dataclasses.replace(cfg.visualization, console=True))
+    cfg = dataclasses.replace(
+        cfg,
+        wandb=dataclasses.replace(cfg.wandb, enabled=True),
+        visualization=dataclasses.replace(cfg.visualization, console=True),
+    )
     out = io.StringIO()
     log = ExperimentLogger(cfg)
     log.handlers["rich"] = RichHandler(cfg.visualization, Console(file=out, width=100))
     for step in range(5):
-        log.log_batch_step(batch(step, initial_states=states(NB, value=1), final_states=states(NB, value=2),
-                                 target_states=states(NB, value=2), task_ids=[f"t{i}" for i in range(NB)], custom=jnp.ones(NB)))
+        log.log_batch_step(
+            batch(
+                step,
+                initial_states=states(NB, value=1),
+                final_states=states(NB, value=2),
+                target_states=states(NB, value=2),
+                task_ids=[f"t{i}" for i in range(NB)],
+                custom=jnp.ones(NB),
+            )
+        )
     log.close()
     run = read_run(log.run_dir)
     assert run.steps == [0, 2, 4]
-    assert run.metrics["reward_mean"][0] == pytest.approx(float(jnp.mean(batch(0)["episode_returns"])), rel=1e-5)
+    assert run.metrics["reward_mean"][0] == pytest.approx(
+        float(jnp.mean(batch(0)["episode_returns"])), rel=1e-5
+    )
     samples = sorted((log.run_dir / "svg" / "samples").glob("*.svg"))
     assert len(samples) == 6 and samples[0].name.startswith("update_000000_env_")
     fills = svg_cells(samples[0].read_text())
     assert len(fills) == 3 * 16 and set(fills) == {"#0074D9", "#FF4136"}
-    sampled = [e for e in load_episodes(log.run_dir) if "_env" in json.dumps(e.get("summary", {})) or e["summary"].get("environment_id") is not None]
+    sampled = [
+        e
+        for e in load_episodes(log.run_dir)
+        if "_env" in json.dumps(e.get("summary", {}))
+        or e["summary"].get("environment_id") is not None
+    ]
     assert len(sampled) == 6
     text = out.getvalue()
-    for section in ("Batch Metrics - Step 4", "Reward", "Similarity", "Episode length", "Success rate", "Training", "Other", "Custom"):
+    for section in (
+        "Batch Metrics - Step 4",
+        "Reward",
+        "Similarity",
+        "Episode length",
+        "Success rate",
+        "Training",
+        "Other",
+        "Custom",
+    ):
         assert section in text
-    reward_row = [line for line in text.splitlines() if "Reward " in line][-1]  # the table of step 4
+    reward_row = [line for line in text.splitlines() if "Reward " in line][
+        -1
+    ]  # the table of step 4
     m = run.metrics
     for stat in ("mean", "std", "min", "max"):
         assert f"{m[f'reward_{stat}'][-1]:.4f}" in reward_row
@@ -287,12 +388,16 @@ def test_in_jit_path_under_scan_writes_the_same_files(cfg):
     for key in host_run.metrics:
         np.testing.assert_allclose(jit_run.metrics[key], host_run.metrics[key], rtol=1e-6)
     strip = lambda eps: [e["summary"] for e in eps]  # noqa: E731
-    jit_eps, host_eps = strip(load_episodes(jit_log.run_dir)), strip(load_episodes(host_log.run_dir))
+    jit_eps, host_eps = (
+        strip(load_episodes(jit_log.run_dir)),
+        strip(load_episodes(host_log.run_dir)),
+    )
     assert len(jit_eps) == len(host_eps) == 9
     assert jit_eps == host_eps
     assert {e["task_id"] for e in jit_eps} <= {"a", "b", "c"}
     assert sorted(p.name for p in (jit_log.run_dir / "svg" / "samples").iterdir()) == sorted(
-        p.name for p in (host_log.run_dir / "svg" / "samples").iterdir())
+        p.name for p in (host_log.run_dir / "svg" / "samples").iterdir()
+    )
 
 
 @pytest.mark.parametrize("n", [1000, 10_007, 100_000])
@@ -303,13 +408,21 @@ def test_folded_reduction_on_large_batches(cfg, n):
     mask = rng.uniform(size=n) < 0.7
     rec = Recorder()
     ExperimentLogger(cfg, handlers={"rec": rec}).log_batch_step(
-        {"update_step": 0, "episode_returns": jnp.asarray(x), "episode_lengths": jnp.asarray(rng.integers(0, 50, n)),
-         "episode_done_mask": jnp.asarray(mask)})
+        {
+            "update_step": 0,
+            "episode_returns": jnp.asarray(x),
+            "episode_lengths": jnp.asarray(rng.integers(0, 50, n)),
+            "episode_done_mask": jnp.asarray(mask),
+        }
+    )
     m = rec.metrics[0][1]
     sel = x[mask & np.isfinite(x)]
     assert m["reward_mean"] == pytest.approx(sel.mean(), rel=1e-4)
     assert m["reward_std"] == pytest.approx(sel.std(), rel=1e-3)
-    assert (m["reward_max"], m["reward_min"]) == (pytest.approx(sel.max()), pytest.approx(sel.min()))
+    assert (m["reward_max"], m["reward_min"]) == (
+        pytest.approx(sel.max()),
+        pytest.approx(sel.min()),
+    )
     assert m["reward_nonfinite"] == int((~np.isfinite(x) & mask).sum())
     assert m["episode_length_max"] <= 49
 
@@ -318,11 +431,17 @@ def test_folded_reduction_on_large_batches(cfg, n):
 def test_all_finite_shortcut_on_large_batches(cfg, masked):
     n = B.SHORTCUT_MIN_BATCH + 5
     rng = np.random.default_rng(7)
-    x = rng.normal(100.0, 0.5, n).astype(np.float32)  # a large mean and a small spread: the variance stays exact
+    x = rng.normal(100.0, 0.5, n).astype(
+        np.float32
+    )  # a large mean and a small spread: the variance stays exact
     lengths = rng.integers(1, 30, n).astype(np.int32)
     mask = rng.uniform(size=n) < 0.4 if masked else np.ones(n, bool)
-    data = {"update_step": 0, "episode_returns": jnp.asarray(x), "episode_lengths": jnp.asarray(lengths),
-            "success_mask": jnp.asarray(lengths > 20)}
+    data = {
+        "update_step": 0,
+        "episode_returns": jnp.asarray(x),
+        "episode_lengths": jnp.asarray(lengths),
+        "success_mask": jnp.asarray(lengths > 20),
+    }
     if masked:
         data["episode_done_mask"] = jnp.asarray(mask)
     rec = Recorder()
@@ -331,7 +450,10 @@ def test_all_finite_shortcut_on_large_batches(cfg, masked):
     sel, lsel = x[mask].astype(np.float64), lengths[mask]
     assert m["reward_mean"] == pytest.approx(sel.mean(), rel=1e-6)
     assert m["reward_std"] == pytest.approx(sel.std(), rel=1e-3)
-    assert (m["reward_max"], m["reward_min"]) == (pytest.approx(sel.max()), pytest.approx(sel.min()))
+    assert (m["reward_max"], m["reward_min"]) == (
+        pytest.approx(sel.max()),
+        pytest.approx(sel.min()),
+    )
     assert (m["episode_length_max"], m["episode_length_min"]) == (lsel.max(), lsel.min())
     assert m["success_rate"] == pytest.approx((lsel > 20).mean(), rel=1e-6)
     assert "reward_nonfinite" not in m

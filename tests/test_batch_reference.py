@@ -1,4 +1,5 @@
-"""The fast batched reduction against the plain numpy reference (``jaxarc.logging.batch.reference``).
+"""The fast batched reduction against the plain numpy reference
+(``jaxarc.logging.batch.reference``).
 
 Property tests (hypothesis) over batch sizes from 1 to 100,000 including every fold
 boundary and the shortcut threshold, masks, NaN/±inf anywhere, the dtypes a trainer sends,
@@ -56,10 +57,13 @@ def assert_matches(ours: dict, ref: dict, data: dict) -> None:
 
 
 def _scale(name: str, data: dict) -> float:
-    """The magnitude the statistic of ``name`` is computed from (its input's largest kept |value|)."""
+    """The magnitude the statistic of ``name`` is computed from
+    (its input's largest kept |value|)."""
     from jaxarc.logging.batch.contract import BY_METRIC
 
-    base = name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1] in ("mean", "std", "max", "min") else name
+    base = (
+        name.rsplit("_", 1)[0] if name.rsplit("_", 1)[-1] in ("mean", "std", "max", "min") else name
+    )
     spec = BY_METRIC.get(base) or BY_METRIC.get(name)
     key = spec.key if spec is not None else base
     x = np.asarray(data.get(key, 0.0), np.float64)
@@ -110,10 +114,25 @@ def batches(draw: st.DrawFn) -> dict:
         data[key] = _device(x, dtype)
     mask = draw(st.sampled_from(("none", "some", "all", "nothing finished")))
     if mask != "none":
-        done = {"some": rng.uniform(size=n) < 0.5, "all": np.ones(n, bool), "nothing finished": np.zeros(n, bool)}[mask]
+        done = {
+            "some": rng.uniform(size=n) < 0.5,
+            "all": np.ones(n, bool),
+            "nothing finished": np.zeros(n, bool),
+        }[mask]
         data["episode_done_mask"] = jnp.asarray(done)
-    scalar = draw(st.sampled_from(("host float", "host int", "numpy", "device float", "device int", "device bool",
-                                   "non-finite")))
+    scalar = draw(
+        st.sampled_from(
+            (
+                "host float",
+                "host int",
+                "numpy",
+                "device float",
+                "device int",
+                "device bool",
+                "non-finite",
+            )
+        )
+    )
     data["value_loss"] = {
         "host float": 0.3,
         "host int": 16_777_217 + 2**40,
@@ -127,7 +146,9 @@ def batches(draw: st.DrawFn) -> dict:
     return data
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(batches())
 def test_fast_reduction_matches_the_reference(pipe: BatchPipeline, data: dict) -> None:
     assert_matches(pipe.aggregate(data), reference(data, CONFIG), data)
@@ -135,9 +156,17 @@ def test_fast_reduction_matches_the_reference(pipe: BatchPipeline, data: dict) -
 
 # --- exactness (the defects the reference caught) ----------------------------------------
 def test_host_scalars_pass_through_unchanged(pipe: BatchPipeline) -> None:
-    data = {"update_step": 0, "episode_returns": jnp.ones(4), "value_loss": 0.3, "total_env_steps": 16_777_217,
-            "big": 524_288_123, "huge": 10**30, "np_float": np.float64(0.1), "np_int": np.int64(2**40 + 1),
-            "flag": True}
+    data = {
+        "update_step": 0,
+        "episode_returns": jnp.ones(4),
+        "value_loss": 0.3,
+        "total_env_steps": 16_777_217,
+        "big": 524_288_123,
+        "huge": 10**30,
+        "np_float": np.float64(0.1),
+        "np_int": np.int64(2**40 + 1),
+        "flag": True,
+    }
     m = pipe.aggregate(data)
     assert m["value_loss"] == 0.3 and repr(m["value_loss"]) == "0.3"
     assert m["total_env_steps"] == 16_777_217 and isinstance(m["total_env_steps"], int)
@@ -146,10 +175,15 @@ def test_host_scalars_pass_through_unchanged(pipe: BatchPipeline) -> None:
 
 
 def test_device_scalars_and_integer_extremes_are_exact(pipe: BatchPipeline) -> None:
-    data = {"update_step": 0, "counts": jnp.asarray([16_777_217, 20_000_001, 3], jnp.int32),
-            "ucounts": jnp.asarray([2**32 - 1, 5], jnp.uint32)[jnp.asarray([0, 1, 1])],
-            "steps": jnp.int32(16_777_217), "neg": jnp.int32(-(2**31)), "loss": jnp.float32(0.3),
-            "ok": jnp.bool_(True)}
+    data = {
+        "update_step": 0,
+        "counts": jnp.asarray([16_777_217, 20_000_001, 3], jnp.int32),
+        "ucounts": jnp.asarray([2**32 - 1, 5], jnp.uint32)[jnp.asarray([0, 1, 1])],
+        "steps": jnp.int32(16_777_217),
+        "neg": jnp.int32(-(2**31)),
+        "loss": jnp.float32(0.3),
+        "ok": jnp.bool_(True),
+    }
     m = pipe.aggregate(data)
     assert (m["counts_max"], m["counts_min"]) == (20_000_001, 3)
     assert (m["ucounts_max"], m["ucounts_min"]) == (2**32 - 1, 5)
@@ -160,11 +194,17 @@ def test_device_scalars_and_integer_extremes_are_exact(pipe: BatchPipeline) -> N
 # --- the paths a wrong fast path would break ---------------------------------------------
 @pytest.mark.parametrize("n", [SHORTCUT_MIN_BATCH, SHORTCUT_MIN_BATCH + 5, 100_000])
 @pytest.mark.parametrize("special", [np.nan, np.inf, -np.inf])
-def test_large_unmasked_batch_with_a_nonfinite_value_falls_back(pipe: BatchPipeline, n: int, special: float) -> None:
+def test_large_unmasked_batch_with_a_nonfinite_value_falls_back(
+    pipe: BatchPipeline, n: int, special: float
+) -> None:
     rng = np.random.default_rng(n)
     x = rng.normal(2.0, 1.0, n).astype(np.float32)
     x[rng.integers(n)] = special
-    data = {"update_step": 0, "episode_returns": jnp.asarray(x), "episode_lengths": jnp.asarray(rng.integers(1, 9, n))}
+    data = {
+        "update_step": 0,
+        "episode_returns": jnp.asarray(x),
+        "episode_lengths": jnp.asarray(rng.integers(1, 9, n)),
+    }
     m = pipe.aggregate(data)
     assert m["reward_nonfinite"] == 1 and math.isfinite(m["reward_mean"])
     assert_matches(m, reference(data, CONFIG), data)
@@ -178,7 +218,10 @@ def test_every_fold_boundary(pipe: BatchPipeline, n: int) -> None:
     x[0] = -50.0 - n
     done = rng.uniform(size=n) < 0.8
     done[[0, -1]] = True
-    for data in ({"episode_returns": jnp.asarray(x)}, {"episode_returns": jnp.asarray(x), "valid_mask": jnp.asarray(done)}):
+    for data in (
+        {"episode_returns": jnp.asarray(x)},
+        {"episode_returns": jnp.asarray(x), "valid_mask": jnp.asarray(done)},
+    ):
         data["update_step"] = 0
         assert_matches(pipe.aggregate(data), reference(data, CONFIG), data)
 
@@ -187,15 +230,27 @@ def test_mask_excludes_unfinished_episodes(pipe: BatchPipeline) -> None:
     x = jnp.asarray([1.0, 100.0, 3.0, np.nan], jnp.float32)
     lengths = jnp.asarray([4, 99, 6, 7], jnp.int32)
     done = jnp.asarray([True, False, True, False])
-    m = pipe.aggregate({"update_step": 0, "episode_returns": x, "episode_lengths": lengths,
-                        "success_mask": jnp.asarray([True, True, False, True]), "episode_done_mask": done})
+    m = pipe.aggregate(
+        {
+            "update_step": 0,
+            "episode_returns": x,
+            "episode_lengths": lengths,
+            "success_mask": jnp.asarray([True, True, False, True]),
+            "episode_done_mask": done,
+        }
+    )
     assert (m["reward_mean"], m["reward_max"], m["episode_length_max"]) == (2.0, 3.0, 6)
     assert m["success_rate"] == 0.5 and "reward_nonfinite" not in m  # the NaN was not finished
 
 
 def test_flags_and_reference_agree_on_what_is_left_out(pipe: BatchPipeline) -> None:
     off = dataclasses.replace(CONFIG, log_aggregated_rewards=False, log_loss_metrics=False)
-    data = {"update_step": 0, "episode_returns": jnp.ones(8), "similarity_scores": jnp.ones(8) / 2, "policy_loss": 1.0}
+    data = {
+        "update_step": 0,
+        "episode_returns": jnp.ones(8),
+        "similarity_scores": jnp.ones(8) / 2,
+        "policy_loss": 1.0,
+    }
     ours = BatchPipeline(off).aggregate(data)
     assert ours == reference(data, off) and "reward_mean" not in ours and "policy_loss" not in ours
 
@@ -219,9 +274,15 @@ def test_in_jit_path_matches_the_reference(tmp_config) -> None:
         key, k1, k2 = jax.random.split(key, 3)
         returns = jax.random.normal(k1, (n,)) * 1e3
         returns = jnp.where(jax.random.uniform(k2, (n,)) < 0.01, jnp.nan, returns)
-        data = {"update_step": step, "episode_returns": returns, "episode_lengths": (step * 7_000_000 + jnp.arange(n)).astype(jnp.int32),
-                "episode_done_mask": jax.random.uniform(k2, (n,)) < 0.6, "policy_loss": jnp.mean(jnp.nan_to_num(returns)),
-                "value_loss": 0.3, "total_env_steps": 16_777_217}
+        data = {
+            "update_step": step,
+            "episode_returns": returns,
+            "episode_lengths": (step * 7_000_000 + jnp.arange(n)).astype(jnp.int32),
+            "episode_done_mask": jax.random.uniform(k2, (n,)) < 0.6,
+            "policy_loss": jnp.mean(jnp.nan_to_num(returns)),
+            "value_loss": 0.3,
+            "total_env_steps": 16_777_217,
+        }
         log.log_batch_step(data)
         return key, data
 
@@ -232,4 +293,6 @@ def test_in_jit_path_matches_the_reference(tmp_config) -> None:
         data = {k: (v[step] if isinstance(v, jax.Array) else v) for k, v in datas.items()}
         data |= {"value_loss": 0.3, "total_env_steps": 16_777_217}
         assert_matches(m, reference(data, CONFIG), data)
-        assert m["episode_length_max"] == step * 7_000_000 + int(np.flatnonzero(np.asarray(data["episode_done_mask"])).max())
+        assert m["episode_length_max"] == step * 7_000_000 + int(
+            np.flatnonzero(np.asarray(data["episode_done_mask"])).max()
+        )

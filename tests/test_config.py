@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import jaxarc
-from jaxarc.envs.config import (
+from jaxarc.config import (
     REMOVED_LOGGING_KEYS,
     ConfigValidationError,
     JaxArcConfig,
@@ -16,12 +16,23 @@ from jaxarc.envs.config import (
     validate_batched_logging_config,
 )
 
+# the design's batched.yaml, without the two keys no handler ever read (see docs/batched-logging.md)
 DESIGN_BATCHED = {
-    "structured_logging": True, "log_format": "json", "log_level": "INFO", "compression": True,
-    "include_full_states": False, "batched_logging_enabled": True, "log_frequency": 10,
-    "sampling_enabled": True, "num_samples": 3, "sample_frequency": 50,
-    "log_aggregated_rewards": True, "log_aggregated_similarity": True, "log_loss_metrics": True,
-    "log_gradient_norms": True, "log_episode_lengths": True, "log_success_rates": True,
+    "log_format": "json",
+    "log_level": "INFO",
+    "compression": True,
+    "include_full_states": False,
+    "batched_logging_enabled": True,
+    "log_frequency": 10,
+    "sampling_enabled": True,
+    "num_samples": 3,
+    "sample_frequency": 50,
+    "log_aggregated_rewards": True,
+    "log_aggregated_similarity": True,
+    "log_loss_metrics": True,
+    "log_gradient_norms": True,
+    "log_episode_lengths": True,
+    "log_success_rates": True,
 }
 
 
@@ -35,60 +46,140 @@ def test_default_config_composes_and_is_hashable():
 
 
 def test_overrides_apply():
-    cfg = jaxarc.load_config(["logging=basic", "logging.log_frequency=7", "train.num_envs=8", "wandb.tags=[a,b]"])
+    cfg = jaxarc.load_config(
+        ["logging=basic", "logging.log_frequency=7", "train.num_envs=8", "wandb.tags=[a,b]"]
+    )
     assert not cfg.logging.batched_logging_enabled
-    assert cfg.logging.log_frequency == 7 and cfg.train.num_envs == 8 and cfg.wandb.tags == ("a", "b")
+    assert (
+        cfg.logging.log_frequency == 7 and cfg.train.num_envs == 8 and cfg.wandb.tags == ("a", "b")
+    )
     cfg = jaxarc.load_config(["logging=batched", "logging.num_samples=5"])
     assert cfg.logging.num_samples == 5 and cfg.logging.batched_logging_enabled
 
 
-def test_batched_yaml_is_the_designs(tmp_path):
-    from importlib.resources import files
+def test_batched_preset_gives_the_designs_values():
+    logging_cfg = jaxarc.load_config(["logging=batched"]).logging
+    assert {k: getattr(logging_cfg, k) for k in DESIGN_BATCHED} == DESIGN_BATCHED
 
-    text = (files("jaxarc.conf") / "logging" / "batched.yaml").read_text()
-    assert text.startswith("# @package logging")
-    assert yaml.safe_load(text) == DESIGN_BATCHED
-    assert dataclasses.asdict(jaxarc.load_config(["logging=batched"]).logging) | DESIGN_BATCHED == dataclasses.asdict(
-        jaxarc.load_config(["logging=batched"]).logging
-    )
+
+def test_envs_config_is_the_design_name_for_jaxarc_config():
+    import jaxarc.config
+    import jaxarc.envs.config
+
+    for name in jaxarc.config.__all__:
+        assert getattr(jaxarc.envs.config, name) is getattr(jaxarc.config, name)
 
 
 def test_logging_config_fields_are_the_designs():
     names = [f.name for f in dataclasses.fields(LoggingConfig)]
     assert names == [
-        "structured_logging", "log_format", "log_level", "compression", "include_full_states",
-        "log_operations", "log_grid_changes", "log_rewards", "log_episode_start", "log_episode_end",
-        "log_key_moments", "log_frequency", "batched_logging_enabled", "sampling_enabled", "num_samples",
-        "sample_frequency", "log_aggregated_rewards", "log_aggregated_similarity", "log_loss_metrics",
-        "log_gradient_norms", "log_episode_lengths", "log_success_rates",
+        "log_format",
+        "log_level",
+        "compression",
+        "include_full_states",
+        "log_operations",
+        "log_grid_changes",
+        "log_rewards",
+        "log_episode_start",
+        "log_episode_end",
+        "log_frequency",
+        "batched_logging_enabled",
+        "sampling_enabled",
+        "num_samples",
+        "sample_frequency",
+        "log_aggregated_rewards",
+        "log_aggregated_similarity",
+        "log_loss_metrics",
+        "log_gradient_norms",
+        "log_episode_lengths",
+        "log_success_rates",
     ]
     assert not set(REMOVED_LOGGING_KEYS) & set(names)
     d = LoggingConfig()
-    assert (d.batched_logging_enabled, d.sampling_enabled, d.num_samples, d.sample_frequency, d.log_frequency) == (False, True, 3, 50, 10)
+    assert (
+        d.batched_logging_enabled,
+        d.sampling_enabled,
+        d.num_samples,
+        d.sample_frequency,
+        d.log_frequency,
+    ) == (False, True, 3, 50, 10)
 
 
-def test_no_yaml_has_removed_async_keys():
+def test_dead_keys_and_values_load_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="structured_logging.*log_key_moments.*never read"):
+        cfg = JaxArcConfig.from_hydra(
+            {"logging": {"structured_logging": False, "log_key_moments": True, "log_frequency": 4}}
+        )
+    assert cfg.logging.log_frequency == 4
+    with pytest.warns(DeprecationWarning, match="log_format='structured' is deprecated"):
+        assert (
+            JaxArcConfig.from_hydra({"logging": {"log_format": "structured"}}).logging.log_format
+            == "json"
+        )
+
+
+def _presets():
     from importlib.resources import files
 
     conf = files("jaxarc.conf")
-    for group in ("logging",):
-        for f in (conf / group).iterdir():
-            keys = set(yaml.safe_load(f.read_text()))
-            assert not keys & set(REMOVED_LOGGING_KEYS), f.name
+    return [
+        (group.name, f)
+        for group in conf.iterdir()
+        if group.is_dir()
+        for f in group.iterdir()
+        if f.name.endswith(".yaml")
+    ]
+
+
+def test_presets_only_change_defaults_and_carry_no_removed_keys():
+    """The dataclasses are the one source of defaults: a preset never repeats one."""
+    defaults = JaxArcConfig().to_dict()
+    presets = _presets()
+    assert len(presets) >= 15
+    for group, f in presets:
+        values = yaml.safe_load(f.read_text()) or {}
+        assert not set(values) & set(REMOVED_LOGGING_KEYS), f.name
+        assert set(values) <= set(defaults[group]), f"{group}/{f.name} has unknown keys"
+        same = [k for k, v in values.items() if defaults[group][k] == v]
+        assert not same, f"{group}/{f.name} repeats the dataclass defaults of {same}"
+
+
+def test_composed_config_is_the_dataclasses_plus_the_chosen_presets():
+    plain = jaxarc.load_config(["environment=default", "dataset=agi1"])
+    batched = dataclasses.replace(LoggingConfig(), batched_logging_enabled=True)
+    assert plain == dataclasses.replace(JaxArcConfig(), logging=batched)
+    small = jaxarc.load_config()  # what `jaxarc train` runs: short episodes on the 6x6 tasks
+    assert small.environment.max_episode_steps == 16
+    assert (small.dataset.max_grid_size, small.dataset.max_task_size) == (6, 6)
+    assert small.train == JaxArcConfig().train
 
 
 def test_validation_reports_every_problem_at_once():
     with pytest.raises(ConfigValidationError) as err:
-        jaxarc.load_config(["logging.num_samples=0", "logging.sample_frequency=-1", "logging.log_frequency=0", "train.num_envs=0"])
+        jaxarc.load_config(
+            [
+                "logging.num_samples=0",
+                "logging.sample_frequency=-1",
+                "logging.log_frequency=0",
+                "train.num_envs=0",
+            ]
+        )
     msg = str(err.value)
-    for text in ("num_samples must be positive", "sample_frequency must be positive", "log_frequency must be positive", "train.num_envs must be positive"):
+    for text in (
+        "logging.num_samples must be positive",
+        "logging.sample_frequency must be positive",
+        "logging.log_frequency must be positive",
+        "train.num_envs must be positive",
+    ):
         assert text in msg
     assert len(err.value.problems) == 4
 
 
 def test_design_validator_and_large_num_samples_warns(caplog):
     assert validate_batched_logging_config(LoggingConfig()) == []
-    assert validate_batched_logging_config(LoggingConfig(num_samples=-2)) == ["num_samples must be positive"]
+    assert validate_batched_logging_config(LoggingConfig(num_samples=-2)) == [
+        "logging.num_samples must be positive (got -2)"
+    ]
     with caplog.at_level(logging.WARNING, logger="jaxarc"):
         cfg = jaxarc.load_config(["logging.num_samples=5000"])
     assert cfg.logging.num_samples == 5000
@@ -96,9 +187,14 @@ def test_design_validator_and_large_num_samples_warns(caplog):
 
 
 def test_unknown_keys_suggest_the_closest_name():
-    with pytest.raises(ConfigValidationError, match=r"unknown key 'logging.num_sample'.*did you mean 'logging.num_samples'"):
+    with pytest.raises(
+        ConfigValidationError,
+        match=r"unknown key 'logging.num_sample'.*did you mean 'logging.num_samples'",
+    ):
         jaxarc.load_config(["logging.num_sample=3"])
-    with pytest.raises(ConfigValidationError, match=r"unknown key 'logging.log_frequncy'.*'logging.log_frequency'"):
+    with pytest.raises(
+        ConfigValidationError, match=r"unknown key 'logging.log_frequncy'.*'logging.log_frequency'"
+    ):
         JaxArcConfig.from_hydra({"logging": {"log_frequncy": 3}})
     with pytest.raises(ConfigValidationError, match="unknown key 'loging'.*did you mean 'logging'"):
         JaxArcConfig.from_hydra({"loging": {}})
@@ -108,11 +204,13 @@ def test_unknown_keys_suggest_the_closest_name():
 
 def test_wrong_types_and_ranges():
     with pytest.raises(ConfigValidationError) as err:
-        JaxArcConfig.from_hydra({
-            "logging": {"num_samples": "three", "log_level": "LOUD", "compression": 1},
-            "dataset": {"max_grid_size": 31},
-            "action": {"allowed_operations": [0, 40]},
-        })
+        JaxArcConfig.from_hydra(
+            {
+                "logging": {"num_samples": "three", "log_level": "LOUD", "compression": 1},
+                "dataset": {"max_grid_size": 31},
+                "action": {"allowed_operations": [0, 40]},
+            }
+        )
     msg = str(err.value)
     assert "logging.num_samples must be an integer, got 'three'" in msg
     assert "logging.log_level must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR'" in msg
@@ -123,12 +221,28 @@ def test_wrong_types_and_ranges():
 
 def test_old_config_with_async_keys_loads_with_one_deprecation_warning(tmp_path):
     old = tmp_path / "old.yaml"
-    old.write_text(yaml.safe_dump({"logging": {"queue_size": 1000, "worker_threads": 2, "batch_size": 64, "flush_interval": 5.0,
-                                                "enable_compression": True, "log_frequency": 20}}))
+    old.write_text(
+        yaml.safe_dump(
+            {
+                "logging": {
+                    "queue_size": 1000,
+                    "worker_threads": 2,
+                    "batch_size": 64,
+                    "flush_interval": 5.0,
+                    "enable_compression": True,
+                    "log_frequency": 20,
+                }
+            }
+        )
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         cfg = jaxarc.load_config(config_file=old)
-    deprecations = [w for w in caught if issubclass(w.category, DeprecationWarning) and "async" in str(w.message)]
+    deprecations = [
+        w
+        for w in caught
+        if issubclass(w.category, DeprecationWarning) and "async" in str(w.message)
+    ]
     assert len(deprecations) == 1
     for key in REMOVED_LOGGING_KEYS:
         assert key in str(deprecations[0].message)
@@ -137,9 +251,13 @@ def test_old_config_with_async_keys_loads_with_one_deprecation_warning(tmp_path)
 
 
 def test_config_without_batched_keys_gets_defaults():
-    cfg = JaxArcConfig.from_hydra({"logging": {"log_level": "DEBUG", "structured_logging": False}})
+    cfg = JaxArcConfig.from_hydra({"logging": {"log_level": "DEBUG", "compression": False}})
     assert cfg.logging.log_level == "DEBUG"
-    assert (cfg.logging.batched_logging_enabled, cfg.logging.num_samples, cfg.logging.sample_frequency) == (False, 3, 50)
+    assert (
+        cfg.logging.batched_logging_enabled,
+        cfg.logging.num_samples,
+        cfg.logging.sample_frequency,
+    ) == (False, 3, 50)
 
 
 def test_to_dict_round_trips():

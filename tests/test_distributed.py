@@ -1,4 +1,5 @@
-"""Two processes on loopback with jax.distributed (CPU collectives): one writes, its numbers cover both."""
+"""Two processes on loopback with jax.distributed (CPU collectives): one writes, its numbers
+cover both."""
 
 import json
 import os
@@ -23,7 +24,9 @@ WORKER = textwrap.dedent(
     """
     import sys, jax
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
+    jax.distributed.initialize(
+        coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2])
+    )
     import jaxarc
     from jaxarc.train import train
     from tests.test_train import easy_overrides
@@ -45,21 +48,37 @@ def test_two_processes_one_writer(easy_dir, tmp_path):
     out = tmp_path / "two"
     address = f"127.0.0.1:{free_port()}"
     env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, address, str(i), str(easy_dir), str(out)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
-             for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, address, str(i), str(easy_dir), str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[1],
+        )
+        for i in range(2)
+    ]
     outputs = [p.communicate(timeout=600) for p in procs]
     for p, (_, se) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, se[-4000:]
-    lines = {int(line.split()[1]): line.split()[2] for so, _ in outputs for line in so.splitlines() if line.startswith("RESULT")}
+    lines = {
+        int(line.split()[1]): line.split()[2]
+        for so, _ in outputs
+        for line in so.splitlines()
+        if line.startswith("RESULT")
+    }
     assert lines[1] == "None" and lines[0] != "None"  # only process 0 has a run directory
     assert [p.name for p in out.iterdir()] == [Path(lines[0]).name]
     two = read_run(lines[0])
     one = read_run(train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "one", 6))).run_dir)
     assert two.steps == one.steps == [0, 5]
-    # the metrics cover all 32 environments of both processes: the same numbers as one process with all of them
+    # the metrics cover all 32 environments of both processes: the same numbers as one process
+    # with all of them
     for key in ("similarity_mean", "reward_mean", "episode_length_mean"):
         np.testing.assert_allclose(two.metrics[key], one.metrics[key], rtol=1e-4, atol=1e-5)
     assert json.loads((Path(lines[0]) / "checkpoint.json").read_text())["update"] == 6
-    page = build_report([lines[0]], tmp_path / "two.html").read_text()  # the report reads a two-process run
+    page = build_report(
+        [lines[0]], tmp_path / "two.html"
+    ).read_text()  # the report reads a two-process run
     assert "data-metric-group='Similarity'" in page and page.count("class='sample'") == 3

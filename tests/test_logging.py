@@ -14,13 +14,8 @@ import pytest
 from rich.console import Console
 
 import jaxarc
-from jaxarc.logging import (
-    ExperimentLogger,
-    episode_summary_payload,
-    load_episodes,
-    step_payload,
-    task_start_payload,
-)
+from jaxarc.envs.payloads import episode_summary_payload, step_payload, task_start_payload
+from jaxarc.logging import ExperimentLogger, load_episodes
 from jaxarc.logging.handlers import FileHandler, RichHandler, SVGHandler
 from jaxarc.viz import ARC_PALETTE
 from tests.helpers import strict_json, svg_cells, tensorboard_scalars, wandb_history
@@ -29,27 +24,39 @@ STEP = jax.jit(jaxarc.step)
 
 
 def with_(cfg, **sections):
-    return dataclasses.replace(cfg, **{k: dataclasses.replace(getattr(cfg, k), **v) for k, v in sections.items()})
+    return dataclasses.replace(
+        cfg, **{k: dataclasses.replace(getattr(cfg, k), **v) for k, v in sections.items()}
+    )
 
 
 def run_episode(log, env, params, steps=4, episode=0):
     state, _ = env.reset(jax.random.PRNGKey(episode), params)
     first, total = state, 0.0
-    log.log_task_start(task_start_payload(params, state, episode_num=episode))
+    log.log_task_start(task_start_payload(state, params=params, episode_num=episode))
     for t in range(steps):
         action = env.action_space(params).sample(jax.random.PRNGKey(100 + t))
         nxt, ts = STEP(state, action, params)
         log.log_step(step_payload(state, action, nxt, ts, episode_num=episode))
         total += float(ts.reward)
         state = nxt
-    log.log_episode_summary(episode_summary_payload(first, state, total, episode_num=episode, params=params))
+    log.log_episode_summary(
+        episode_summary_payload(first, state, total, episode_num=episode, params=params)
+    )
     return first, state, total
 
 
 @pytest.fixture
 def basic_cfg(tmp_config):
-    return with_(jaxarc.load_config([f"storage.base_output_dir={tmp_config.storage.base_output_dir}", "logging=basic",
-                                     "visualization.console=false"]), dataset=dataclasses.asdict(tmp_config.dataset))
+    return with_(
+        jaxarc.load_config(
+            [
+                f"storage.base_output_dir={tmp_config.storage.base_output_dir}",
+                "logging=basic",
+                "visualization.console=false",
+            ]
+        ),
+        dataset=dataclasses.asdict(tmp_config.dataset),
+    )
 
 
 def test_episode_through_every_handler(basic_cfg, small_env):
@@ -70,7 +77,21 @@ def test_episode_through_every_handler(basic_cfg, small_env):
     ep = episodes[0]
     assert len(ep["steps"]) == 4 and ep["summary"]["total_reward"] == pytest.approx(total)
     assert ep["task"]["task_id"] == params.buffer.id_of(int(first.task_index))
-    assert ep["steps"][0]["operation_name"].startswith(("fill", "flood", "move", "rotate", "flip", "copy", "paste", "cut", "clear", "resize", "submit"))
+    assert ep["steps"][0]["operation_name"].startswith(
+        (
+            "fill",
+            "flood",
+            "move",
+            "rotate",
+            "flip",
+            "copy",
+            "paste",
+            "cut",
+            "clear",
+            "resize",
+            "submit",
+        )
+    )
     strict_json((log.run_dir / "episodes" / "episode_000000.json").read_text())
 
     # svg: cells and colours
@@ -81,7 +102,9 @@ def test_episode_through_every_handler(basic_cfg, small_env):
     target = np.asarray(final.target_grid)[np.asarray(final.target_grid_mask)]
     fin = np.asarray(final.working_grid)[np.asarray(final.working_grid_mask)]
     assert len(fills) == init.size + fin.size + target.size
-    assert sorted(set(fills)) == sorted({ARC_PALETTE[int(v)] for v in np.concatenate([init, fin, target])})
+    assert sorted(set(fills)) == sorted(
+        {ARC_PALETTE[int(v)] for v in np.concatenate([init, fin, target])}
+    )
     steps = sorted((svg_dir / "episode_000000").glob("step_*.svg"))
     assert len(steps) == 4 and svg_cells(steps[0].read_text())
     assert len(list(svg_dir.glob("task_*.svg"))) == 1
@@ -98,19 +121,34 @@ def test_episode_through_every_handler(basic_cfg, small_env):
     # wandb offline
     rows = wandb_history(log.run_dir)
     assert [r["step/reward"] for r in rows if "step/reward" in r] == pytest.approx(
-        [s["reward"] for s in ep["steps"]], abs=1e-6)
+        [s["reward"] for s in ep["steps"]], abs=1e-6
+    )
     assert any("episode/total_reward" in r for r in rows)
     starts = [r for r in rows if "task/episode_num" in r]  # log_task_start reaches wandb too
-    assert len(starts) == 1 and starts[0]["task/episode_num"] == 0 and starts[0]["task/num_train_pairs"] >= 1
+    assert (
+        len(starts) == 1
+        and starts[0]["task/episode_num"] == 0
+        and starts[0]["task/num_train_pairs"] >= 1
+    )
     pictures = [r for r in rows if "episode/picture._type" in r]
-    assert pictures and pictures[0]["episode/picture._type"] == "image-file" and pictures[0]["episode/picture.format"] == "png"
-    assert pictures[0]["episode/picture.width"] > pictures[0]["episode/picture.height"] > 0  # grids side by side
+    assert (
+        pictures
+        and pictures[0]["episode/picture._type"] == "image-file"
+        and pictures[0]["episode/picture.format"] == "png"
+    )
+    assert (
+        pictures[0]["episode/picture.width"] > pictures[0]["episode/picture.height"] > 0
+    )  # grids side by side
 
 
 def test_compression_full_states_and_text(basic_cfg, small_env):
     env, params = small_env
-    cfg = with_(basic_cfg, logging={"compression": True, "include_full_states": True, "log_format": "text"},
-                visualization={"enabled": False}, storage={"tensorboard": False})
+    cfg = with_(
+        basic_cfg,
+        logging={"compression": True, "include_full_states": True, "log_format": "text"},
+        visualization={"enabled": False},
+        storage={"tensorboard": False},
+    )
     with ExperimentLogger(cfg) as log:
         run_episode(log, env, params, steps=2)
     files = sorted(p.name for p in (log.run_dir / "episodes").iterdir())
@@ -125,14 +163,30 @@ def test_compression_full_states_and_text(basic_cfg, small_env):
 def test_nan_becomes_null_and_nothing_is_overwritten(tmp_path):
     h = FileHandler(tmp_path, jaxarc.load_config(["logging=basic"]).logging)
     for _ in range(2):
-        h.log_step({"episode_num": 3, "step_num": 1, "reward": float("nan"), "similarity": np.float32(np.inf)})
-        h.log_episode_summary({"episode_num": 3, "total_reward": float("-inf"), "final_similarity": np.array([1.0, np.nan])})
+        h.log_step(
+            {
+                "episode_num": 3,
+                "step_num": 1,
+                "reward": float("nan"),
+                "similarity": np.float32(np.inf),
+            }
+        )
+        h.log_episode_summary(
+            {
+                "episode_num": 3,
+                "total_reward": float("-inf"),
+                "final_similarity": np.array([1.0, np.nan]),
+            }
+        )
     h.close()
     files = sorted((tmp_path / "episodes").glob("*.json"))
     assert [p.name for p in files] == ["episode_000003.json", "episode_000003_1.json"]
     data = strict_json(files[0].read_text())
     assert data["steps"][0]["reward"] is None and data["steps"][0]["similarity"] is None
-    assert data["summary"]["total_reward"] is None and data["summary"]["final_similarity"] == [1.0, None]
+    assert data["summary"]["total_reward"] is None and data["summary"]["final_similarity"] == [
+        1.0,
+        None,
+    ]
 
 
 def test_close_flushes_an_unfinished_episode(tmp_path):
@@ -169,9 +223,14 @@ def test_failing_handler_is_isolated_then_switched_off(basic_cfg, caplog):
             log.log_step({"episode_num": 0, "step_num": i})
         log.log_task_start({"episode_num": 0})  # Recorder lacks it: skipped, no error
     assert len(rec.steps) == 6 and boom.calls == 3
-    warnings = [r for r in caplog.records if "boom" in r.getMessage() and r.levelno >= logging.WARNING]
+    warnings = [
+        r for r in caplog.records if "boom" in r.getMessage() and r.levelno >= logging.WARNING
+    ]
     assert len(warnings) == 2  # one warning, then one "disabled" message
-    assert "failed in log_step" in warnings[0].getMessage() and "disk on fire" in warnings[0].getMessage()
+    assert (
+        "failed in log_step" in warnings[0].getMessage()
+        and "disk on fire" in warnings[0].getMessage()
+    )
     assert "disabled after 3 consecutive failures" in warnings[1].getMessage()
     assert log.active_handlers == ["rec"]
     log.close()
@@ -187,12 +246,19 @@ def test_run_directories_are_unique(basic_cfg):
 def test_content_flags_drop_fields(basic_cfg):
     cfg = with_(basic_cfg, logging={"log_rewards": False, "log_grid_changes": False})
     rec = Recorder()
-    ExperimentLogger(cfg, handlers={"rec": rec}).log_step({"reward": 1.0, "before_grid": [[1]], "operation": 3, "step_num": 1})
+    ExperimentLogger(cfg, handlers={"rec": rec}).log_step(
+        {"reward": 1.0, "before_grid": [[1]], "operation": 3, "step_num": 1}
+    )
     assert rec.steps == [{"operation": 3, "step_num": 1}]
 
 
 def test_wandb_keeps_steps_monotonic(basic_cfg, caplog):
-    cfg = with_(basic_cfg, wandb={"enabled": True}, visualization={"enabled": False}, storage={"file_logging": False, "tensorboard": False})
+    cfg = with_(
+        basic_cfg,
+        wandb={"enabled": True},
+        visualization={"enabled": False},
+        storage={"file_logging": False, "tensorboard": False},
+    )
     log = ExperimentLogger(cfg)
     wb = log.handlers["wandb"]
     with caplog.at_level(logging.WARNING, logger="jaxarc"):
@@ -230,7 +296,9 @@ def test_sampled_summary_does_not_cut_an_open_episode(tmp_path):
     names = sorted(p.name for p in (tmp_path / "episodes").iterdir())
     assert names == ["episode_000001.json", "episode_000040_env00002.json"]
     episode = json.loads((tmp_path / "episodes" / "episode_000001.json").read_text())
-    assert [s["step_num"] for s in episode["steps"]] == [1, 2] and episode["summary"]["total_reward"] == 0.5
+    assert [s["step_num"] for s in episode["steps"]] == [1, 2] and episode["summary"][
+        "total_reward"
+    ] == 0.5
 
 
 def test_grid_svg_draws_every_cell():

@@ -30,7 +30,11 @@ def run(op, sel_cells, grid=G, **kw):
 
 def test_names_cover_all_ids():
     assert len(OPERATION_NAMES) == NUM_OPERATIONS == 35
-    assert operation_name(0) == "fill_0" and operation_name(34) == "submit" and operation_name(99) == "invalid_99"
+    assert (
+        operation_name(0) == "fill_0"
+        and operation_name(34) == "submit"
+        and operation_name(99) == "invalid_99"
+    )
 
 
 @pytest.mark.parametrize("colour", [0, 5, 9])

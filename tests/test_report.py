@@ -1,4 +1,5 @@
-"""`jaxarc report`: HTML structure, numbers against the JSONL, partial runs, several runs, a real browser."""
+"""`jaxarc report`: HTML structure, numbers against the JSONL, partial runs, several runs,
+a real browser."""
 
 import json
 import shutil
@@ -17,10 +18,25 @@ from jaxarc.logging import ExperimentLogger, read_run
 from jaxarc.report import build_report
 
 
-def make_run(base: Path, name: str, updates: int = 30, seed: int = 0, with_losses: bool = True, lr: float = 3e-4) -> Path:
-    cfg = jaxarc.load_config([f"storage.base_output_dir={base}", f"storage.run_name={name}", "visualization.console=false",
-                              "storage.tensorboard=false", "logging.log_frequency=2", "logging.sample_frequency=10",
-                              f"train.learning_rate={lr}"])
+def make_run(
+    base: Path,
+    name: str,
+    updates: int = 30,
+    seed: int = 0,
+    with_losses: bool = True,
+    lr: float = 3e-4,
+) -> Path:
+    cfg = jaxarc.load_config(
+        [
+            f"storage.base_output_dir={base}",
+            f"storage.run_name={name}",
+            "visualization.console=false",
+            "storage.tensorboard=false",
+            "logging.log_frequency=2",
+            "logging.sample_frequency=10",
+            f"train.learning_rate={lr}",
+        ]
+    )
     rng = np.random.default_rng(seed)
     with ExperimentLogger(cfg) as log:
         for u in range(updates):
@@ -28,14 +44,26 @@ def make_run(base: Path, name: str, updates: int = 30, seed: int = 0, with_losse
             data = {
                 "update_step": u,
                 "episode_returns": jnp.asarray(rng.normal(u / 10, 1, n), jnp.float32),
-                "similarity_scores": jnp.asarray(np.clip(rng.normal(u / updates, 0.1, n), 0, 1), jnp.float32),
+                "similarity_scores": jnp.asarray(
+                    np.clip(rng.normal(u / updates, 0.1, n), 0, 1), jnp.float32
+                ),
                 "episode_lengths": jnp.asarray(rng.integers(1, 10, n)),
                 "success_mask": jnp.asarray(rng.uniform(size=n) < u / updates),
-                "initial_states": {"grid": jnp.zeros((n, 3, 3), jnp.int8), "mask": jnp.ones((n, 3, 3), bool)},
-                "final_states": {"grid": jnp.ones((n, 3, 3), jnp.int8), "mask": jnp.ones((n, 3, 3), bool)},
+                "initial_states": {
+                    "grid": jnp.zeros((n, 3, 3), jnp.int8),
+                    "mask": jnp.ones((n, 3, 3), bool),
+                },
+                "final_states": {
+                    "grid": jnp.ones((n, 3, 3), jnp.int8),
+                    "mask": jnp.ones((n, 3, 3), bool),
+                },
             }
             if with_losses:
-                data |= {"policy_loss": 1.0 / (u + 1), "value_loss": 2.0 / (u + 1), "gradient_norm": 0.5}
+                data |= {
+                    "policy_loss": 1.0 / (u + 1),
+                    "value_loss": 2.0 / (u + 1),
+                    "gradient_norm": 0.5,
+                }
             log.log_batch_step(data)
     return log.run_dir
 
@@ -87,11 +115,24 @@ def test_single_run_report_has_sections_and_true_numbers(runs, tmp_path):
     page = out.read_text()
     doc = parse(out)
     assert {"curves", "summary", "config", "gallery"} <= set(doc.ids)
-    assert doc.groups[:6] == ["Reward", "Similarity", "Episode length", "Success rate", "Losses", "Gradient norm"]
+    assert doc.groups[:6] == [
+        "Reward",
+        "Similarity",
+        "Episode length",
+        "Success rate",
+        "Losses",
+        "Gradient norm",
+    ]
     import re
 
-    assert not re.search(r"(src|href)=[\"']?https?:", page) and "<script" not in page and "<link" not in page
-    records = [json.loads(line) for line in (runs[0] / "batch_metrics.jsonl").read_text().splitlines()]
+    assert (
+        not re.search(r"(src|href)=[\"']?https?:", page)
+        and "<script" not in page
+        and "<link" not in page
+    )
+    records = [
+        json.loads(line) for line in (runs[0] / "batch_metrics.jsonl").read_text().splitlines()
+    ]
     table = {(r[0][1], r[1][1]): r for r in doc.rows if len(r) == 5}
     for metric in ("reward_mean", "similarity_max", "policy_loss", "success_rate"):
         values = [rec["metrics"][metric] for rec in records if metric in rec["metrics"]]
@@ -125,7 +166,9 @@ def test_partial_runs(tmp_path):
         f.write('{"timestamp": 1, "step": 99, "metr')  # torn last line of a run still being written
     assert read_run(run).steps == [0, 2, 4]
     doc = parse(build_report([run], tmp_path / "p.html"))
-    assert "Losses" not in doc.groups and "Gradient norm" not in doc.groups and "Reward" in doc.groups
+    assert (
+        "Losses" not in doc.groups and "Gradient norm" not in doc.groups and "Reward" in doc.groups
+    )
 
 
 def test_missing_metrics_is_a_clear_error(tmp_path, capsys):
@@ -136,7 +179,11 @@ def test_missing_metrics_is_a_clear_error(tmp_path, capsys):
 
 
 def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    return (
+        shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or shutil.which("google-chrome")
+    )
 
 
 @pytest.mark.browser
@@ -147,16 +194,38 @@ def test_report_renders_in_headless_chromium(runs, tmp_path):
         pytest.fail("chromium is not installed (.ci/run installs Debian's chromium package)")
     out = build_report(list(runs), tmp_path / "view.html")
     shot = tmp_path / "shot.png"
-    common = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400",
-              "--enable-logging=stderr", "--v=0"]
-    shot_run = subprocess.run([*common, f"--screenshot={shot}", out.as_uri()], capture_output=True, text=True, timeout=120)
+    common = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1200,2400",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    shot_run = subprocess.run(
+        [*common, f"--screenshot={shot}", out.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert shot.exists(), shot_run.stderr[-2000:]
     from matplotlib.image import imread
 
     pixels = imread(shot)
     assert pixels.shape[0] > 1000 and pixels.std() > 0.05  # not blank
-    dom = subprocess.run([*common, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120)
-    for section in ('id="curves"', 'id="summary"', 'id="config"', 'id="gallery"', 'data-metric-group="Similarity"'):
+    dom = subprocess.run(
+        [*common, "--dump-dom", out.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    for section in (
+        'id="curves"',
+        'id="summary"',
+        'id="config"',
+        'id="gallery"',
+        'data-metric-group="Similarity"',
+    ):
         assert section in dom.stdout
-    console_errors = [line for line in dom.stderr.splitlines() + shot_run.stderr.splitlines() if "CONSOLE" in line and "rror" in line]
+    console_errors = [
+        line
+        for line in dom.stderr.splitlines() + shot_run.stderr.splitlines()
+        if "CONSOLE" in line and "rror" in line
+    ]
     assert not console_errors, console_errors

@@ -1,4 +1,5 @@
-"""`jaxarc train`: learning happens, both loops log the same, resume, Ctrl-C, bad input, many devices."""
+"""`jaxarc train`: learning happens, both loops log the same, resume, Ctrl-C, bad input,
+many devices."""
 
 import json
 import os
@@ -21,11 +22,24 @@ pytestmark = pytest.mark.slow
 
 def easy_overrides(easy_dir, out, updates, loop="host", extra=()):
     return [
-        "dataset=folder", f"dataset.data_dir={easy_dir}", "dataset.max_grid_size=3", "action=fill_only",
-        "environment.max_episode_steps=4", "train.num_envs=32", "train.num_steps=8", "train.num_minibatches=2",
-        "train.hidden_dim=16", f"train.num_updates={updates}", "train.learning_rate=0.003", "train.checkpoint_every=10",
-        "logging.log_frequency=5", "logging.sample_frequency=10", "visualization.console=false",
-        f"storage.base_output_dir={out}", f"train.loop={loop}", *extra,
+        "dataset=folder",
+        f"dataset.data_dir={easy_dir}",
+        "dataset.max_grid_size=3",
+        "action=fill_only",
+        "environment.max_episode_steps=4",
+        "train.num_envs=32",
+        "train.num_steps=8",
+        "train.num_minibatches=2",
+        "train.hidden_dim=16",
+        f"train.num_updates={updates}",
+        "train.learning_rate=0.003",
+        "train.checkpoint_every=10",
+        "logging.log_frequency=5",
+        "logging.sample_frequency=10",
+        "visualization.console=false",
+        f"storage.base_output_dir={out}",
+        f"train.loop={loop}",
+        *extra,
     ]
 
 
@@ -46,7 +60,9 @@ def test_trainer_speaks_the_batch_contract(host_run):
     from jaxarc.logging.batch.contract import spec_of
 
     names = set(read_run(host_run.run_dir).metrics)
-    assert names and all(spec_of(name) is not None for name in names), names - {n for n in names if spec_of(n)}
+    assert names and all(spec_of(name) is not None for name in names), names - {
+        n for n in names if spec_of(n)
+    }
 
 
 def test_run_directory_has_everything(host_run):
@@ -54,30 +70,53 @@ def test_run_directory_has_everything(host_run):
     assert (d / "config.yaml").exists() and (d / "checkpoint.eqx").exists()
     assert json.loads((d / "checkpoint.json").read_text())["update"] == 40
     records = [json.loads(line) for line in (d / "batch_metrics.jsonl").read_text().splitlines()]
-    assert set(records[0]["metrics"]) >= {"reward_mean", "similarity_mean", "episode_length_mean", "success_rate", "policy_loss",
-                                          "value_loss", "gradient_norm", "entropy", "explained_variance", "learning_rate"}
+    assert set(records[0]["metrics"]) >= {
+        "reward_mean",
+        "similarity_mean",
+        "episode_length_mean",
+        "success_rate",
+        "policy_loss",
+        "value_loss",
+        "gradient_norm",
+        "entropy",
+        "explained_variance",
+        "learning_rate",
+    }
     assert [s for s, _ in tensorboard_scalars(d)["batch/similarity_mean"]] == list(range(0, 40, 5))
     samples = sorted((d / "svg" / "samples").glob("*.svg"))
     assert len(samples) == 4 * 3  # updates 0, 10, 20, 30 x num_samples
-    summaries = [e["summary"] for e in load_episodes(d) if e["summary"] and "environment_id" in e["summary"]]
+    summaries = [
+        e["summary"] for e in load_episodes(d) if e["summary"] and "environment_id" in e["summary"]
+    ]
     assert {s["task_id"] for s in summaries} <= {"fill1", "fill2"}
 
 
 def test_jit_loop_logs_the_same_numbers(host_run, easy_dir, tmp_path):
-    jit = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40, loop="jit", extra=["wandb.enabled=true"])))
+    jit = train(
+        jaxarc.load_config(
+            easy_overrides(easy_dir, tmp_path, 40, loop="jit", extra=["wandb.enabled=true"])
+        )
+    )
     a, b = read_run(host_run.run_dir), read_run(jit.run_dir)
-    rows = [r for r in wandb_history(jit.run_dir) if "batch/similarity_mean" in r]  # logged from inside jit
+    rows = [
+        r for r in wandb_history(jit.run_dir) if "batch/similarity_mean" in r
+    ]  # logged from inside jit
     assert [r["_step"] for r in rows] == b.steps
-    np.testing.assert_allclose([r["batch/similarity_mean"] for r in rows], b.metrics["similarity_mean"], rtol=1e-6)
+    np.testing.assert_allclose(
+        [r["batch/similarity_mean"] for r in rows], b.metrics["similarity_mean"], rtol=1e-6
+    )
     assert a.steps == b.steps
     for key in ("similarity_mean", "reward_mean", "episode_length_mean", "success_rate"):
         np.testing.assert_allclose(a.metrics[key], b.metrics[key], rtol=1e-3, atol=1e-4)
     assert sorted(p.name for p in (jit.run_dir / "svg" / "samples").iterdir()) == sorted(
-        p.name for p in (host_run.run_dir / "svg" / "samples").iterdir())
+        p.name for p in (host_run.run_dir / "svg" / "samples").iterdir()
+    )
 
 
 def test_resume_continues_the_step_counter(host_run, easy_dir, tmp_path):
-    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 10, extra=[f"train.resume={host_run.run_dir}"]))
+    cfg = jaxarc.load_config(
+        easy_overrides(easy_dir, tmp_path, 10, extra=[f"train.resume={host_run.run_dir}"])
+    )
     resumed = train(cfg)
     run = read_run(resumed.run_dir)
     assert run.steps == [40, 45] and resumed.updates_done == 50
@@ -97,15 +136,24 @@ def test_ctrl_c_stops_cleanly(easy_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ExperimentLogger, "log_batch_step", interrupt_at_7)
     result = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 40)))
-    assert result.interrupted and result.updates_done == 8  # update 7 finished; its logging was interrupted
+    assert (
+        result.interrupted and result.updates_done == 8
+    )  # update 7 finished; its logging was interrupted
     run = read_run(result.run_dir)
     assert run.steps == [0, 5]
     assert json.loads((result.run_dir / "checkpoint.json").read_text())["update"] == 8
-    assert all(line.endswith("}") for line in (result.run_dir / "batch_metrics.jsonl").read_text().splitlines())
+    assert all(
+        line.endswith("}")
+        for line in (result.run_dir / "batch_metrics.jsonl").read_text().splitlines()
+    )
 
 
 def test_divergence_stops_with_a_clear_message(easy_dir, tmp_path, caplog):
-    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 30, extra=["train.learning_rate=1e30", "train.max_grad_norm=1e30"]))
+    cfg = jaxarc.load_config(
+        easy_overrides(
+            easy_dir, tmp_path, 30, extra=["train.learning_rate=1e30", "train.max_grad_norm=1e30"]
+        )
+    )
     with pytest.raises(TrainingDiverged, match="NaN/inf"):
         train(cfg)
     run_dir = next(Path(tmp_path).iterdir())
@@ -132,15 +180,28 @@ def test_sharded_training_gives_the_same_statistics(easy_dir, tmp_path):
         from jaxarc.train import train
         from tests.test_train import easy_overrides
         assert len(jax.devices()) == 4
-        r = train(jaxarc.load_config(easy_overrides({str(easy_dir)!r}, {str(tmp_path / 'multi')!r}, 6)))
+        r = train(
+            jaxarc.load_config(easy_overrides({str(easy_dir)!r}, {str(tmp_path / "multi")!r}, 6))
+        )
         print("RUN", r.run_dir)
         """
     )
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=Path(__file__).parents[1],
+    )
     assert "RUN" in out.stdout, out.stderr[-3000:]
     multi = read_run(Path(out.stdout.split("RUN", 1)[1].strip()))
-    single = read_run(train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "single", 6))).run_dir)
+    single = read_run(
+        train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "single", 6))).run_dir
+    )
     assert multi.steps == single.steps == [0, 5]
     for key in ("similarity_mean", "reward_mean", "episode_length_mean"):
         np.testing.assert_allclose(multi.metrics[key], single.metrics[key], rtol=1e-4, atol=1e-5)

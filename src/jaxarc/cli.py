@@ -21,8 +21,7 @@ def _setup_cli_logging() -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .envs.config import ConfigValidationError
-    from .envs.load import load_config
+    from .config import ConfigValidationError, load_config
 
     overrides = list(args.overrides)
     if args.resume:
@@ -33,6 +32,7 @@ def _train(args: argparse.Namespace) -> int:
     except ConfigValidationError as err:
         print(f"jaxarc train: {err}", file=sys.stderr)
         return 2
+    logging.getLogger("jaxarc").setLevel(config.logging.log_level)  # the application decides
     try:
         result = train(config)
     except (ValueError, KeyError, FileNotFoundError) as err:
@@ -43,7 +43,10 @@ def _train(args: argparse.Namespace) -> int:
         return 3
     if result.run_dir is not None:
         sps = result.env_steps / max(result.seconds, 1e-9)
-        print(f"\n{result.updates_done} updates, {result.env_steps:,} env steps in {result.seconds:.1f} s ({sps:,.0f} steps/s incl. compile)")
+        print(
+            f"\n{result.updates_done} updates, {result.env_steps:,} env steps in "
+            f"{result.seconds:.1f} s ({sps:,.0f} steps/s incl. compile)"
+        )
         print(f"run directory: {result.run_dir}")
         print(f"see it as pictures:  jaxarc report {result.run_dir}")
         print(f"continue training:   jaxarc train --resume {result.run_dir}")
@@ -63,21 +66,38 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="jaxarc", description="JAX-native ARC-AGI environments with batched experiment logging")
+    parser = argparse.ArgumentParser(
+        prog="jaxarc", description="JAX-native ARC-AGI environments with batched experiment logging"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_train = sub.add_parser("train", help="train PPO on ARC tasks (Hydra overrides as key=value)",
-                             description="Train PPO. Overrides use Hydra syntax, e.g. `jaxarc train train.num_envs=256 logging.log_frequency=5`.")
-    p_train.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. dataset=agi1 train.num_updates=500")
-    p_train.add_argument("--resume", help="a run directory (or its checkpoint.eqx) to continue from")
+    p_train = sub.add_parser(
+        "train",
+        help="train PPO on ARC tasks (Hydra overrides as key=value)",
+        description="Train PPO. Overrides use Hydra syntax, e.g. "
+        "`jaxarc train train.num_envs=256 logging.log_frequency=5`.",
+    )
+    p_train.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, e.g. dataset=agi1 train.num_updates=500"
+    )
+    p_train.add_argument(
+        "--resume", help="a run directory (or its checkpoint.eqx) to continue from"
+    )
     p_train.set_defaults(fn=_train)
-    p_report = sub.add_parser("report", help="turn run directories into one self-contained HTML page")
+    p_report = sub.add_parser(
+        "report", help="turn run directories into one self-contained HTML page"
+    )
     p_report.add_argument("run_dirs", nargs="+", help="run directories written by jaxarc train")
-    p_report.add_argument("-o", "--output", default=None, help="output HTML file (default: <first run>/report.html)")
-    p_report.add_argument("--png", action="store_true", help="also write static PNG plots next to the HTML")
+    p_report.add_argument(
+        "-o", "--output", default=None, help="output HTML file (default: <first run>/report.html)"
+    )
+    p_report.add_argument(
+        "--png", action="store_true", help="also write static PNG plots next to the HTML"
+    )
     p_report.set_defaults(fn=_report)
     args = parser.parse_args(argv)
     _setup_cli_logging()
-    return args.fn(args)
+    code: int = args.fn(args)
+    return code
 
 
 if __name__ == "__main__":

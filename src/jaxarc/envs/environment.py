@@ -11,9 +11,19 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..types import Action, Observation, State, StepType, TaskBuffer, TimeStep
-from .config import JaxArcConfig, RewardConfig
-from .operations import NUM_OPERATIONS, SUBMIT, apply_operation
+from ..config import ActionConfig, EnvironmentConfig, RewardConfig
+from ..types import (
+    NUM_OPERATIONS,
+    Action,
+    Extras,
+    Observation,
+    Operation,
+    State,
+    StepType,
+    TaskBuffer,
+    TimeStep,
+)
+from .operations import apply_operation
 from .reward import compute_reward, similarity
 from .spaces import ActionSpace, ObservationSpace
 
@@ -28,16 +38,22 @@ class EnvParams(eqx.Module):
     train_mode: bool = eqx.field(static=True)
 
     @classmethod
-    def from_config(cls, buffer: TaskBuffer, config: JaxArcConfig) -> EnvParams:
-        allowed = jnp.zeros(NUM_OPERATIONS, bool)
-        ops = config.action.allowed_operations
-        allowed = allowed.at[jnp.asarray(ops if ops is not None else range(NUM_OPERATIONS))].set(True)
+    def create(
+        cls,
+        buffer: TaskBuffer,
+        environment: EnvironmentConfig = EnvironmentConfig(),
+        action: ActionConfig = ActionConfig(),
+        reward: RewardConfig = RewardConfig(),
+    ) -> EnvParams:
+        """Params from the environment's own config sections (defaults where not given)."""
+        ops = action.allowed_operations
+        ids = jnp.asarray(ops if ops is not None else range(NUM_OPERATIONS))
         return cls(
             buffer=buffer,
-            allowed_operations=allowed,
-            reward=config.reward,
-            max_episode_steps=config.environment.max_episode_steps,
-            train_mode=config.environment.episode_mode == "train",
+            allowed_operations=jnp.zeros(NUM_OPERATIONS, bool).at[ids].set(True),
+            reward=reward,
+            max_episode_steps=environment.max_episode_steps,
+            train_mode=environment.episode_mode == "train",
         )
 
 
@@ -45,12 +61,12 @@ def observe(state: State, params: EnvParams) -> Observation:
     """The agent's view of ``state`` (the target is hidden in evaluation mode)."""
     hide = not params.train_mode
     return Observation(
-        grid=state.working_grid,
-        grid_mask=state.working_grid_mask,
+        working_grid=state.working_grid,
+        working_grid_mask=state.working_grid_mask,
         input_grid=state.input_grid,
-        input_mask=state.input_grid_mask,
+        input_grid_mask=state.input_grid_mask,
         target_grid=jnp.zeros_like(state.target_grid) if hide else state.target_grid,
-        target_mask=jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask,
+        target_grid_mask=jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask,
         selection=state.selection,
         clipboard=state.clipboard,
         clipboard_mask=state.clipboard_mask,
@@ -58,7 +74,9 @@ def observe(state: State, params: EnvParams) -> Observation:
     )
 
 
-def reset(key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None) -> tuple[State, TimeStep]:
+def reset(
+    key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None
+) -> tuple[State, TimeStep]:
     """Start an episode on a random task (or ``task_index``) and a random pair of it.
 
     Training mode uses the task's train pairs, evaluation mode its test pairs.
@@ -70,10 +88,20 @@ def reset(key: jax.Array, params: EnvParams, task_index: jax.Array | int | None 
     task_index = jnp.asarray(task_index, jnp.int32)
     if params.train_mode:
         inputs, in_masks, outputs, out_masks, counts = (
-            buf.train_inputs, buf.train_input_masks, buf.train_outputs, buf.train_output_masks, buf.num_train_pairs)
+            buf.train_inputs,
+            buf.train_input_masks,
+            buf.train_outputs,
+            buf.train_output_masks,
+            buf.num_train_pairs,
+        )
     else:
         inputs, in_masks, outputs, out_masks, counts = (
-            buf.test_inputs, buf.test_input_masks, buf.test_outputs, buf.test_output_masks, buf.num_test_pairs)
+            buf.test_inputs,
+            buf.test_input_masks,
+            buf.test_outputs,
+            buf.test_output_masks,
+            buf.num_test_pairs,
+        )
     pair_index = jax.random.randint(k_pair, (), 0, jnp.maximum(counts[task_index], 1))
     grid, grid_mask = inputs[task_index, pair_index], in_masks[task_index, pair_index]
     target, target_mask = outputs[task_index, pair_index], out_masks[task_index, pair_index]
@@ -99,21 +127,21 @@ def reset(key: jax.Array, params: EnvParams, task_index: jax.Array | int | None 
         reward=jnp.float32(0.0),
         discount=jnp.float32(1.0),
         observation=observe(state, params),
-        extras=_extras(state.similarity, jnp.int32(-1), jnp.bool_(False), jnp.bool_(False)),
+        extras=Extras(state.similarity, jnp.int32(-1), jnp.bool_(False), jnp.bool_(False)),
     )
     return state, timestep
 
 
-def _extras(sim, op, success, invalid) -> dict:
-    return {"similarity": sim, "operation": op, "success": success, "invalid_action": invalid}
-
-
 def _check_action(action: Action, state: State) -> None:
     if not isinstance(action, Action):
-        raise TypeError(f"step expects a jaxarc.Action, got {type(action).__name__}; use a wrapper for bbox/point/flat actions")
+        raise TypeError(
+            f"step expects a jaxarc.Action, got {type(action).__name__}; "
+            "use a wrapper for bbox/point/flat actions"
+        )
     if action.selection.shape != state.working_grid.shape:
         raise ValueError(
-            f"action.selection has shape {action.selection.shape}, but the grid is {state.working_grid.shape}; "
+            f"action.selection has shape {action.selection.shape}, "
+            f"but the grid is {state.working_grid.shape}; "
             "pass a boolean mask of the padded grid shape (params.buffer.grid_shape)"
         )
     if action.operation.shape != ():
@@ -121,7 +149,10 @@ def _check_action(action: Action, state: State) -> None:
     if not isinstance(action.operation, jax.core.Tracer):
         op = int(action.operation)
         if not 0 <= op < NUM_OPERATIONS:
-            raise ValueError(f"operation id {op} is out of range: valid ids are 0..{NUM_OPERATIONS - 1} (see jaxarc.envs.operations)")
+            raise ValueError(
+                f"operation id {op} is out of range: valid ids are 0..{NUM_OPERATIONS - 1} "
+                "(see jaxarc.Operation)"
+            )
 
 
 def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeStep]:
@@ -135,10 +166,10 @@ def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeSt
     op = action.operation
     in_range = (op >= 0) & (op < NUM_OPERATIONS)
     allowed = in_range & params.allowed_operations[jnp.clip(op, 0, NUM_OPERATIONS - 1)]
-    effective = jnp.where(allowed, op, SUBMIT)  # submit leaves the grid untouched
+    effective = jnp.where(allowed, op, Operation.SUBMIT)  # submit leaves the grid untouched
     new = apply_operation(state, effective, action.selection)
     sim = similarity(new.working_grid, new.working_grid_mask, new.target_grid, new.target_grid_mask)
-    submitted = allowed & (op == SUBMIT)
+    submitted = allowed & (op == Operation.SUBMIT)
     steps = state.step_count + 1
     truncated = (steps >= params.max_episode_steps) & ~submitted
     reward = compute_reward(
@@ -149,14 +180,18 @@ def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeSt
         invalid=~allowed,
         train_mode=params.train_mode,
     )
-    new = eqx.tree_at(lambda s: (s.step_count, s.similarity, s.done), new, (steps, sim, submitted | truncated))
-    step_type = jnp.where(submitted, StepType.TERMINATED, jnp.where(truncated, StepType.TRUNCATED, StepType.MID))
+    new = eqx.tree_at(
+        lambda s: (s.step_count, s.similarity, s.done), new, (steps, sim, submitted | truncated)
+    )
+    step_type = jnp.where(
+        submitted, StepType.TERMINATED, jnp.where(truncated, StepType.TRUNCATED, StepType.MID)
+    )
     timestep = TimeStep(
         step_type=step_type.astype(jnp.int8),
         reward=reward,
         discount=jnp.where(submitted, 0.0, 1.0).astype(jnp.float32),
         observation=observe(new, params),
-        extras=_extras(sim, op, submitted & (sim >= 1.0), ~allowed),
+        extras=Extras(sim, op, submitted & (sim >= 1.0), ~allowed),
     )
     return new, timestep
 
@@ -164,7 +199,9 @@ def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeSt
 class Environment:
     """Object-style access to :func:`reset`/:func:`step` (stateless; params passed in)."""
 
-    def reset(self, key: jax.Array, params: EnvParams, task_index=None) -> tuple[State, TimeStep]:
+    def reset(
+        self, key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None
+    ) -> tuple[State, TimeStep]:
         return reset(key, params, task_index)
 
     def step(self, state: State, action: Action, params: EnvParams) -> tuple[State, TimeStep]:

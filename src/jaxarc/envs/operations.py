@@ -28,34 +28,18 @@ clipboard, so it costs two gathers of whole rows. Flood fill runs on bit-packed 
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..types import State
+from ..types import NUM_OPERATIONS, Operation, State
 
-NUM_OPERATIONS = 35
-SUBMIT = 34
+Op = Operation
+SUBMIT = Op.SUBMIT
 
-OPERATION_NAMES = (
-    *(f"fill_{c}" for c in range(10)),
-    *(f"flood_fill_{c}" for c in range(10)),
-    "move_up",
-    "move_down",
-    "move_left",
-    "move_right",
-    "rotate_cw",
-    "rotate_ccw",
-    "flip_horizontal",
-    "flip_vertical",
-    "copy",
-    "paste",
-    "cut",
-    "clear",
-    "copy_input",
-    "resize",
-    "submit",
-)
+#: ``OPERATION_NAMES[id]``: ``"fill_3"``, ``"move_up"``, ``"submit"``, …
+OPERATION_NAMES = tuple(op.name.lower() for op in Operation)
 
 
 def operation_name(op: int) -> str:
@@ -99,14 +83,14 @@ def flood_region(seed: jax.Array, grid: jax.Array, mask: jax.Array) -> jax.Array
     v_bits = _pack_rows(same_down)  # H-1 rows
     zero = jnp.zeros((1,), jnp.uint32)
 
-    def grow(x):
+    def grow(x: jax.Array) -> jax.Array:
         right = jnp.left_shift(x & h_bits, 1)
         left = jnp.right_shift(x, 1) & h_bits
         down = jnp.concatenate([zero, x[:-1] & v_bits])
         up = jnp.concatenate([x[1:] & v_bits, zero])
         return x | right | left | down | up
 
-    def body(carry):
+    def body(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         x, _ = carry
         nx = grow(x)
         return nx, jnp.any(nx != x)
@@ -116,7 +100,9 @@ def flood_region(seed: jax.Array, grid: jax.Array, mask: jax.Array) -> jax.Array
     return _unpack_rows(bits, width)
 
 
-def _geometric_indices(op, sel, clip_mask, size):
+def _geometric_indices(
+    op: jax.Array, sel: jax.Array, clip_mask: jax.Array, size: int
+) -> tuple[jax.Array, jax.Array]:
     """Row and column source indices for ops 20–27 and 29.
 
     Every geometric operation maps destination ``(i, j)`` to a source cell
@@ -127,24 +113,28 @@ def _geometric_indices(op, sel, clip_mask, size):
     r0, r1, c0, c1, _ = _bbox(sel)
     h, w = r1 - r0 + 1, c1 - c0 + 1
     p0, _, q0, _, _ = _bbox(clip_mask)
-    conds = [op == 20, op == 21, op == 22, op == 23, op == 24, op == 25, op == 26, op == 27]
+    conds = [op == o for o in range(Op.MOVE_UP, Op.FLIP_VERTICAL + 1)]  # 20..27 in order
     # R[i] = row_sign * i + row_off ; C[j] = col_sign * j + col_off
-    row_sign = jnp.where((op == 25) | (op == 27), -1, 1)
-    col_sign = jnp.where((op == 24) | (op == 26), -1, 1)
+    row_sign = jnp.where((op == Op.ROTATE_CCW) | (op == Op.FLIP_VERTICAL), -1, 1)
+    col_sign = jnp.where((op == Op.ROTATE_CW) | (op == Op.FLIP_HORIZONTAL), -1, 1)
     row_off = jnp.select(conds, [1, -1, 0, 0, c0 - r0, c0 + w - 1 + r0, 0, r0 + r1], p0 - r0)
     col_off = jnp.select(conds, [0, 0, 1, -1, r0 + h - 1 + c0, r0 - c0, c0 + c1, 0], q0 - c0)
     idx = jnp.arange(size, dtype=jnp.int32)
     return row_sign * idx + row_off, col_sign * idx + col_off
 
 
-def _transform(op, grid, sel, clipboard, clip_mask):
+def _transform(
+    op: jax.Array, grid: jax.Array, sel: jax.Array, clipboard: jax.Array, clip_mask: jax.Array
+) -> jax.Array:
     """Result of the geometric operations (moves, rotations, flips, paste) on ``grid``."""
     size = grid.shape[0]
-    is_paste = op == 29
+    is_paste = op == Op.PASTE
     src_grid = jnp.where(is_paste, clipboard, grid)
     src_area = jnp.where(is_paste, clip_mask, sel)
     tagged = jnp.where(src_area, src_grid, jnp.int8(-1))
-    tagged = jnp.where((op == 24) | (op == 25), tagged.T, tagged)  # rotations read the transpose
+    tagged = jnp.where(
+        (op == Op.ROTATE_CW) | (op == Op.ROTATE_CCW), tagged.T, tagged
+    )  # rotations read the transpose
     rows, cols = _geometric_indices(op, sel, clip_mask, size)
     row_ok = (rows >= 0) & (rows < size)
     col_ok = (cols >= 0) & (cols < size)
@@ -154,7 +144,9 @@ def _transform(op, grid, sel, clipboard, clip_mask):
 
 
 def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
-    """Apply operation ``op`` (int32 scalar, 0–34) to ``selection``; pure and vmap-friendly.
+    """Apply operation ``op`` (an int32 :class:`~jaxarc.types.Operation` id) to ``selection``.
+
+    Pure and vmap-friendly; only the grid, its mask, the selection and the clipboard change.
 
     Submit (34) leaves the grid unchanged; the environment ends the episode.
     """
@@ -166,11 +158,13 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
     colour = (op % 10).astype(grid.dtype)
 
     # fill / flood fill
-    flood = flood_region(jnp.where(op // 10 == 1, sel, False), grid, mask)
-    painted = jnp.where(jnp.where(op < 10, sel, flood), colour, grid)
+    is_fill = op < Op.FLOOD_FILL_0
+    is_flood = (op >= Op.FLOOD_FILL_0) & (op < Op.MOVE_UP)
+    flood = flood_region(jnp.where(is_flood, sel, False), grid, mask)
+    painted = jnp.where(jnp.where(is_fill, sel, flood), colour, grid)
 
     # moves, rotations, flips and paste: two row gathers
-    is_paste = op == 29
+    is_paste = op == Op.PASTE
     moved = _transform(op, grid, sel, state.clipboard, state.clipboard_mask)
     dest = (moved >= 0) & mask
     base = jnp.where(is_paste, grid, jnp.where(sel, jnp.int8(0), grid))
@@ -183,28 +177,28 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
     resized_mask = jnp.where(has_sel, (rows <= r1) & (cols <= c1), mask)
     resized = jnp.where(mask & resized_mask, grid, jnp.int8(0))
 
-    is_geom = ((op >= 20) & (op < 28)) | is_paste
+    is_geom = ((op >= Op.MOVE_UP) & (op <= Op.FLIP_VERTICAL)) | is_paste
     new_grid = jnp.select(
-        [op < 20, is_geom, op == 30, op == 31, op == 32, op == 33],
+        [
+            op < Op.MOVE_UP,
+            is_geom,
+            op == Op.CUT,
+            op == Op.CLEAR,
+            op == Op.COPY_INPUT,
+            op == Op.RESIZE,
+        ],
         [painted, transformed, cut, cleared, state.input_grid, resized],
         grid,
     )
-    new_mask = jnp.select([op == 32, op == 33], [state.input_grid_mask, resized_mask], mask)
-    copies = (op == 28) | (op == 30)
-    return State(
-        working_grid=new_grid,
-        working_grid_mask=new_mask,
-        input_grid=state.input_grid,
-        input_grid_mask=state.input_grid_mask,
-        target_grid=state.target_grid,
-        target_grid_mask=state.target_grid_mask,
-        selection=selection,
-        clipboard=jnp.where(copies, jnp.where(sel, grid, jnp.int8(0)), state.clipboard),
-        clipboard_mask=jnp.where(copies, sel, state.clipboard_mask),
-        step_count=state.step_count,
-        similarity=state.similarity,
-        task_index=state.task_index,
-        pair_index=state.pair_index,
-        key=state.key,
-        done=state.done,
+    new_mask = jnp.select(
+        [op == Op.COPY_INPUT, op == Op.RESIZE], [state.input_grid_mask, resized_mask], mask
     )
+    copies = (op == Op.COPY) | (op == Op.CUT)
+    clipboard = jnp.where(copies, jnp.where(sel, grid, jnp.int8(0)), state.clipboard)
+    clipboard_mask = jnp.where(copies, sel, state.clipboard_mask)
+    new_state: State = eqx.tree_at(
+        lambda s: (s.working_grid, s.working_grid_mask, s.selection, s.clipboard, s.clipboard_mask),
+        state,
+        (new_grid, new_mask, selection, clipboard, clipboard_mask),
+    )
+    return new_state

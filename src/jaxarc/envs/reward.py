@@ -18,10 +18,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .config import RewardConfig
+from ..config import RewardConfig
 
 
-def similarity(grid: jax.Array, mask: jax.Array, target: jax.Array, target_mask: jax.Array) -> jax.Array:
+def similarity(
+    grid: jax.Array, mask: jax.Array, target: jax.Array, target_mask: jax.Array
+) -> jax.Array:
     """Fraction of cells matched; 1.0 only when size and every cell agree."""
     matched = jnp.sum(mask & target_mask & (grid == target))
     area = jnp.sum(mask | target_mask)
@@ -45,4 +47,5 @@ def compute_reward(
     reward = reward + jnp.where(submitted & solved, config.success_bonus, 0.0)
     reward = reward + jnp.where(submitted & ~solved, config.unsolved_submission_penalty, 0.0)
     reward = reward + jnp.where(invalid, config.invalid_action_penalty, 0.0)
-    return reward.astype(jnp.float32)
+    out: jax.Array = reward.astype(jnp.float32)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -10,8 +11,12 @@ import numpy as np
 
 from ..types import Action, Observation
 
+ArrayLike = jax.typing.ArrayLike
 
-def bbox_to_mask(r1, c1, r2, c2, shape: tuple[int, int]) -> jax.Array:
+
+def bbox_to_mask(
+    r1: ArrayLike, c1: ArrayLike, r2: ArrayLike, c2: ArrayLike, shape: tuple[int, int]
+) -> jax.Array:
     """Boolean mask of the rectangle between two corners (inclusive, any order)."""
     rows = jnp.arange(shape[0])[:, None]
     cols = jnp.arange(shape[1])[None, :]
@@ -29,7 +34,7 @@ class Discrete:
     def sample(self, key: jax.Array) -> jax.Array:
         return jax.random.randint(key, (), 0, self.n)
 
-    def contains(self, x) -> bool:
+    def contains(self, x: Any) -> bool:
         return 0 <= int(x) < self.n
 
 
@@ -42,7 +47,7 @@ class MultiDiscrete:
     def sample(self, key: jax.Array) -> jax.Array:
         return jax.random.randint(key, (len(self.nvec),), 0, jnp.asarray(self.nvec))
 
-    def contains(self, x) -> bool:
+    def contains(self, x: Any) -> bool:
         x = np.asarray(x)
         return x.shape == (len(self.nvec),) and bool(np.all((x >= 0) & (x < np.asarray(self.nvec))))
 
@@ -51,19 +56,24 @@ class ActionSpace:
     """Mask actions: an allowed operation and a random bounding-box selection."""
 
     def __init__(self, grid_shape: tuple[int, int], allowed_operations: jax.Array):
-        self.grid_shape = tuple(grid_shape)
+        self.grid_shape: tuple[int, int] = (int(grid_shape[0]), int(grid_shape[1]))
         self.allowed_operations = allowed_operations
 
     def sample(self, key: jax.Array) -> Action:
         k_op, k_box = jax.random.split(key)
-        op = jax.random.choice(k_op, self.allowed_operations.shape[0], p=self.allowed_operations / self.allowed_operations.sum())
+        op = jax.random.choice(
+            k_op,
+            self.allowed_operations.shape[0],
+            p=self.allowed_operations / self.allowed_operations.sum(),
+        )
         h, w = self.grid_shape
         r = jax.random.randint(k_box, (2,), 0, h)
         c = jax.random.randint(jax.random.fold_in(k_box, 1), (2,), 0, w)
         return Action(op, bbox_to_mask(r[0], c[0], r[1], c[1], self.grid_shape))
 
     def __repr__(self) -> str:
-        return f"ActionSpace(grid_shape={self.grid_shape}, operations={int(np.sum(np.asarray(self.allowed_operations)))})"
+        ops = int(np.sum(np.asarray(self.allowed_operations)))
+        return f"ActionSpace(grid_shape={self.grid_shape}, operations={ops})"
 
 
 @dataclass(frozen=True)
@@ -78,16 +88,32 @@ class ObservationSpace:
         keys = jax.random.split(key, 4)
         h, w = self.grid_shape
 
-        def grid(k):
+        def grid(k: jax.Array) -> tuple[jax.Array, jax.Array]:
             k_cells, k_size = jax.random.split(k)
             size = jax.random.randint(k_size, (2,), 1, jnp.array([h, w]) + 1)
             mask = bbox_to_mask(0, 0, size[0] - 1, size[1] - 1, self.grid_shape)
-            return jnp.where(mask, jax.random.randint(k_cells, self.grid_shape, 0, self.num_colours), 0).astype(jnp.int8), mask
+            return jnp.where(
+                mask, jax.random.randint(k_cells, self.grid_shape, 0, self.num_colours), 0
+            ).astype(jnp.int8), mask
 
         (g, gm), (i, im), (t, tm) = grid(keys[0]), grid(keys[1]), grid(keys[2])
         empty = jnp.zeros(self.grid_shape, bool)
-        return Observation(g, gm, i, im, t, tm, empty, jnp.zeros_like(g), empty, jax.random.randint(keys[3], (), 0, 100))
+        return Observation(
+            g,
+            gm,
+            i,
+            im,
+            t,
+            tm,
+            empty,
+            jnp.zeros_like(g),
+            empty,
+            jax.random.randint(keys[3], (), 0, 100),
+        )
 
     def contains(self, obs: Observation) -> bool:
-        grids = (obs.grid, obs.input_grid, obs.target_grid)
-        return all(g.shape == self.grid_shape and bool(jnp.all((g >= 0) & (g < self.num_colours))) for g in grids)
+        grids = (obs.working_grid, obs.input_grid, obs.target_grid)
+        return all(
+            g.shape == self.grid_shape and bool(jnp.all((g >= 0) & (g < self.num_colours)))
+            for g in grids
+        )

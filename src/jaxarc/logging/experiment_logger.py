@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import yaml
 
-from ..envs.config import JaxArcConfig
+from ..config import JaxArcConfig
 from . import batch as B
 from .handlers.base import HANDLER_METHODS, handler_method
 
@@ -96,10 +96,14 @@ class ExperimentLogger:
     processes every method is a no-op (but in-jit calls still trace the same program).
     """
 
-    def __init__(self, config: JaxArcConfig, handlers: Mapping[str, Any] | None = None, run_dir: str | Path | None = None):
+    def __init__(
+        self,
+        config: JaxArcConfig,
+        handlers: Mapping[str, Any] | None = None,
+        run_dir: str | Path | None = None,
+    ):
         self.config = config
         self.is_main_process = jax.process_index() == 0
-        logging.getLogger("jaxarc").setLevel(config.logging.log_level)
         self.run_dir: Path | None = None
         self.handlers = {}
         self._failures: dict[str, int] = {}
@@ -107,20 +111,30 @@ class ExperimentLogger:
         self._closed = False
         self._auto_step = 0
         self._pipeline = B.BatchPipeline(config.logging)  # cadence, plans checked once per layout
-        self.task_names: list[str] | tuple[str, ...] | None = None  # integer task_ids → names (e.g. buffer.task_ids)
+        self.task_names: list[str] | tuple[str, ...] | None = (
+            None  # integer task_ids → names (e.g. buffer.task_ids)
+        )
         if not self.is_main_process:
             return
-        self.run_dir = Path(run_dir) if run_dir is not None else _new_run_dir(Path(config.storage.base_output_dir), config.storage.run_name)
+        self.run_dir = (
+            Path(run_dir)
+            if run_dir is not None
+            else _new_run_dir(Path(config.storage.base_output_dir), config.storage.run_name)
+        )
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-        self.handlers = dict(handlers) if handlers is not None else default_handlers(config, self.run_dir)
+        (self.run_dir / "config.yaml").write_text(
+            yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8"
+        )
+        self.handlers = (
+            dict(handlers) if handlers is not None else default_handlers(config, self.run_dir)
+        )
         logger.info("logging to %s with handlers %s", self.run_dir, list(self.handlers))
 
     # context manager -------------------------------------------------------------------
     def __enter__(self) -> ExperimentLogger:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # dispatch --------------------------------------------------------------------------
@@ -136,9 +150,14 @@ class ExperimentLogger:
 
     def _route(self) -> None:
         """Which handler has which method, read once per change of the handler set."""
-        self._routes = {method: [(name, fn) for name, h in self._handlers.items()
-                                 if (fn := handler_method(h, method)) is not None]
-                        for method in HANDLER_METHODS}
+        self._routes = {
+            method: [
+                (name, fn)
+                for name, h in self._handlers.items()
+                if (fn := handler_method(h, method)) is not None
+            ]
+            for method in HANDLER_METHODS
+        }
 
     def _dispatch(self, method: str, *args: Any) -> None:
         for name, fn in self._routes[method]:
@@ -150,10 +169,17 @@ class ExperimentLogger:
                 self._failures[name] = self._failures.get(name, 0) + 1
                 if self._failures[name] >= MAX_CONSECUTIVE_FAILURES:
                     self._disabled.add(name)
-                    logger.error("handler %r disabled after %d consecutive failures; last one in %s: %r",
-                                 name, self._failures[name], method, err)
+                    logger.error(
+                        "handler %r disabled after %d consecutive failures; last one in %s: %r",
+                        name,
+                        self._failures[name],
+                        method,
+                        err,
+                    )
                 elif self._failures[name] == 1:
-                    logger.warning("handler %r failed in %s: %r (the other handlers go on)", name, method, err)
+                    logger.warning(
+                        "handler %r failed in %s: %r (the other handlers go on)", name, method, err
+                    )
             else:
                 self._failures[name] = 0
 
@@ -172,8 +198,15 @@ class ExperimentLogger:
         ``log_rewards`` decide whether operations, grids and rewards are kept."""
         if not self.handlers:
             return
-        drop = {k for flag, keys in _STEP_CONTENT.items() if not getattr(self.config.logging, flag) for k in keys}
-        self._dispatch("log_step", {k: v for k, v in step_data.items() if k not in drop} if drop else step_data)
+        drop = {
+            k
+            for flag, keys in _STEP_CONTENT.items()
+            if not getattr(self.config.logging, flag)
+            for k in keys
+        }
+        self._dispatch(
+            "log_step", {k: v for k, v in step_data.items() if k not in drop} if drop else step_data
+        )
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         """An episode ended (``total_reward``, ``final_similarity``, ``success``, states...)."""
@@ -207,23 +240,32 @@ class ExperimentLogger:
         do_log, do_sample = bool(cadence.should_log(step)), bool(cadence.should_sample(step))
         multi_process = jax.process_count() > 1  # every process joins the (global) reduction
         if (do_log or do_sample) and (self.handlers or multi_process):
-            event = self._pipeline.run(batch_data, step, log=do_log, sample=do_sample, task_lookup=self.task_names)
+            event = self._pipeline.run(
+                batch_data, step, log=do_log, sample=do_sample, task_lookup=self.task_names
+            )
             if self.handlers:
                 self._emit(event)
 
     def _host_step(self, step: Any) -> int:
         """The update step of a host call; the logger's own count when it is missing or bad."""
         if step is None:
-            logger.warning("batch_data has no 'update_step'; using the logger's own count (%d). Pass update_step=<int>.",
-                           self._auto_step)
+            logger.warning(
+                "batch_data has no 'update_step'; using the logger's own count (%d). "
+                "Pass update_step=<int>.",
+                self._auto_step,
+            )
             step = self._auto_step
         elif isinstance(step, bool) or not isinstance(step, int | np.integer | jax.Array):
-            logger.warning("batch_data['update_step'] must be an integer, got %r; using the logger's own count (%d)",
-                           step, self._auto_step)
+            logger.warning(
+                "batch_data['update_step'] must be an integer, got %r; "
+                "using the logger's own count (%d)",
+                step,
+                self._auto_step,
+            )
             step = self._auto_step
-        step = int(step)
-        self._auto_step = step + 1
-        return step
+        number = int(step)
+        self._auto_step = number + 1
+        return number
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float | int]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""
@@ -239,13 +281,23 @@ class ExperimentLogger:
         for summary in event.summaries:
             self.log_episode_summary(summary)
 
-    def _emit_from_device(self, step: Any, fetched: B.Fetched, do_log: Any, do_sample: Any, plan: B.Plan) -> None:
+    def _emit_from_device(
+        self, step: Any, fetched: B.Fetched, do_log: Any, do_sample: Any, plan: B.Plan
+    ) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
             if not self.handlers or self._closed:
                 return
-            self._emit(B.host_stage(int(step), plan.layout, plan.host_scalars, B.select(fetched, do_log, do_sample),
-                                    plan.task_names, self.task_names))
+            self._emit(
+                B.host_stage(
+                    int(step),
+                    plan.layout,
+                    plan.host_scalars,
+                    B.select(fetched, do_log, do_sample),
+                    plan.task_names,
+                    self.task_names,
+                )
+            )
         except Exception as err:
             logger.warning("batched logging callback failed at update %s: %r", step, err)
 
@@ -263,4 +315,3 @@ class ExperimentLogger:
                 logger.warning("handler %r failed to close: %r", name, err)
         if self.run_dir is not None:
             logger.info("run written to %s", self.run_dir)
-

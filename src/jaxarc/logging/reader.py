@@ -40,8 +40,10 @@ def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """
     paths = sorted(Path(run_dir).glob(f"**/{BATCH_METRICS_FILE}"))
     if not paths:
-        raise FileNotFoundError(f"{run_dir} has no {BATCH_METRICS_FILE}: it is not a batched-logging run directory "
-                                "(run `jaxarc train`, or log with ExperimentLogger.log_batch_step)")
+        raise FileNotFoundError(
+            f"{run_dir} has no {BATCH_METRICS_FILE}: it is not a batched-logging run directory "
+            "(run `jaxarc train`, or log with ExperimentLogger.log_batch_step)"
+        )
     records = []
     for path in paths:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -52,7 +54,9 @@ def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
                 rec = json.loads(line)
             except json.JSONDecodeError:
                 if i == len(lines) - 1:
-                    logger.info("%s: ignoring an incomplete last line (run still being written?)", path)
+                    logger.info(
+                        "%s: ignoring an incomplete last line (run still being written?)", path
+                    )
                 else:
                     logger.warning("%s: skipping unreadable line %d", path, i + 1)
                 continue
@@ -74,8 +78,13 @@ def read_run(run_dir: str | Path) -> RunData:
     metrics = {name: [rec["metrics"].get(name) for rec in records] for name in names}
     config_path = run_dir / "config.yaml"
     config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
-    return RunData(run_dir=run_dir, steps=[int(r["step"]) for r in records], metrics=metrics,
-                   timestamps=[float(r.get("timestamp", 0.0)) for r in records], config=config or {})
+    return RunData(
+        run_dir=run_dir,
+        steps=[int(r["step"]) for r in records],
+        metrics=metrics,
+        timestamps=[float(r.get("timestamp", 0.0)) for r in records],
+        config=config or {},
+    )
 
 
 def load_episodes(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -12,8 +12,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..envs.operations import NUM_OPERATIONS
-from ..types import Observation
+from ..types import NUM_OPERATIONS, Observation
 
 IN_CHANNELS = 34
 
@@ -21,16 +20,19 @@ IN_CHANNELS = 34
 def encode(obs: Observation) -> jax.Array:
     """``float32[34, H, W]`` features of one observation."""
 
-    def onehot(grid, mask):
+    def onehot(grid: jax.Array, mask: jax.Array) -> jax.Array:
         return jax.nn.one_hot(grid, 10, axis=0) * mask[None]
 
-    right = (obs.grid == obs.target_grid) & obs.grid_mask & obs.target_mask
-    return jnp.concatenate([
-        onehot(obs.grid, obs.grid_mask), obs.grid_mask[None],
-        onehot(obs.target_grid, obs.target_mask), obs.target_mask[None],
-        onehot(obs.input_grid, obs.input_mask), obs.input_mask[None],
+    grid, mask = obs.working_grid, obs.working_grid_mask
+    target, target_mask = obs.target_grid, obs.target_grid_mask
+    right = (grid == target) & mask & target_mask
+    channels = [
+        onehot(grid, mask), mask[None],
+        onehot(target, target_mask), target_mask[None],
+        onehot(obs.input_grid, obs.input_grid_mask), obs.input_grid_mask[None],
         right[None],
-    ]).astype(jnp.float32)
+    ]  # fmt: skip
+    return jnp.concatenate(channels).astype(jnp.float32)
 
 
 class GridConv(eqx.Module):
@@ -51,7 +53,9 @@ class GridConv(eqx.Module):
     def __call__(self, x: jax.Array) -> jax.Array:  # [C, H, W] -> [C_out, H, W]
         c, h, w = x.shape
         p = jnp.pad(x, ((0, 0), (1, 1), (1, 1)))
-        patches = jnp.concatenate([p[:, i : i + h, j : j + w] for i in range(3) for j in range(3)])  # [9C, H, W]
+        patches = jnp.concatenate(
+            [p[:, i : i + h, j : j + w] for i in range(3) for j in range(3)]
+        )  # [9C, H, W]
         out = patches.reshape(9 * c, h * w).T @ self.weight + self.bias
         return out.T.reshape(-1, h, w)
 
@@ -81,31 +85,43 @@ class ActorCritic(eqx.Module):
         x = jax.nn.relu(self.conv2(x)) + x
         pooled = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))])
         hidden = x.shape[0]
-        rows = jnp.concatenate([x.mean(axis=2), jnp.broadcast_to(pooled[:hidden, None], (hidden, x.shape[1]))])
-        cols = jnp.concatenate([x.mean(axis=1), jnp.broadcast_to(pooled[:hidden, None], (hidden, x.shape[2]))])
+        rows = jnp.concatenate(
+            [x.mean(axis=2), jnp.broadcast_to(pooled[:hidden, None], (hidden, x.shape[1]))]
+        )
+        cols = jnp.concatenate(
+            [x.mean(axis=1), jnp.broadcast_to(pooled[:hidden, None], (hidden, x.shape[2]))]
+        )
         h = jax.nn.relu(self.trunk(pooled))
         return self.op_head(h), self.row_head(rows), self.col_head(cols), self.value_head(h)
 
 
-def _logits(model: ActorCritic, obs: Observation, allowed: jax.Array):
+Logits = tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]
+
+
+def _logits(model: ActorCritic, obs: Observation, allowed: jax.Array) -> tuple[Logits, jax.Array]:
     op, rows, cols, value = model(obs)
     op = jnp.where(allowed, op, -1e9)
     return (op, rows[0], cols[0], rows[1], cols[1]), value
 
 
-def sample_action(model: ActorCritic, obs: Observation, allowed: jax.Array, key: jax.Array):
+def sample_action(
+    model: ActorCritic, obs: Observation, allowed: jax.Array, key: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(action int32[5] = (op, r1, c1, r2, c2), log_prob, value)``."""
     logits, value = _logits(model, obs, allowed)
     keys = jax.random.split(key, 5)
     parts = [jax.random.categorical(k, lg) for k, lg in zip(keys, logits, strict=True)]
-    log_prob = sum(jax.nn.log_softmax(lg)[a] for lg, a in zip(logits, parts, strict=True))
+    log_probs = [jax.nn.log_softmax(lg)[a] for lg, a in zip(logits, parts, strict=True)]
+    log_prob = jnp.sum(jnp.stack(log_probs))
     return jnp.stack(parts).astype(jnp.int32), log_prob, value
 
 
-def evaluate_action(model: ActorCritic, obs: Observation, allowed: jax.Array, action: jax.Array):
+def evaluate_action(
+    model: ActorCritic, obs: Observation, allowed: jax.Array, action: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(log_prob, entropy, value)`` of a stored action under the current model."""
     logits, value = _logits(model, obs, allowed)
-    log_prob, entropy = 0.0, 0.0
+    log_prob, entropy = jnp.float32(0.0), jnp.float32(0.0)
     for i, lg in enumerate(logits):
         logp = jax.nn.log_softmax(lg)
         log_prob = log_prob + logp[action[i]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -46,8 +46,9 @@ def as_grid(value: Any) -> np.ndarray | None:
     return arr.astype(np.int16)
 
 
-def grids_rgb(grids, cell: int = 8, gap: int = 2) -> np.ndarray:
-    """Grids side by side as one ``uint8[H, W, 3]`` image (ARC palette, white gaps and grid lines)."""
+def grids_rgb(grids: Iterable[np.ndarray | None], cell: int = 8, gap: int = 2) -> np.ndarray:
+    """Grids side by side as one ``uint8[H, W, 3]`` image (ARC palette, white gaps and grid
+    lines)."""
     palette = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in ARC_PALETTE], np.uint8)
     shown = [g for g in grids if g is not None and g.size]
     height = max((g.shape[0] for g in shown), default=1) * cell

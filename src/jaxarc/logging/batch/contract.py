@@ -50,18 +50,65 @@ class MetricSpec:
 
 
 CONTRACT: tuple[MetricSpec, ...] = (
-    MetricSpec("episode_returns", "reward", "vector", "log_aggregated_rewards", "Reward", "Reward", "higher"),
-    MetricSpec("similarity_scores", "similarity", "vector", "log_aggregated_similarity", "Similarity", "Similarity",
-               "higher"),
-    MetricSpec("episode_lengths", "episode_length", "vector", "log_episode_lengths", "Episode length",
-               "Episode length"),
-    MetricSpec("success_mask", "success_rate", "rate", "log_success_rates", "Success rate", "Success rate", "higher"),
-    MetricSpec("policy_loss", "policy_loss", "scalar", "log_loss_metrics", "Training", "Losses", "lower"),
-    MetricSpec("value_loss", "value_loss", "scalar", "log_loss_metrics", "Training", "Losses", "lower"),
-    MetricSpec("gradient_norm", "gradient_norm", "scalar", "log_gradient_norms", "Training", "Gradient norm"),
+    MetricSpec(
+        "episode_returns",
+        "reward",
+        "vector",
+        "log_aggregated_rewards",
+        "Reward",
+        "Reward",
+        "higher",
+    ),
+    MetricSpec(
+        "similarity_scores",
+        "similarity",
+        "vector",
+        "log_aggregated_similarity",
+        "Similarity",
+        "Similarity",
+        "higher",
+    ),
+    MetricSpec(
+        "episode_lengths",
+        "episode_length",
+        "vector",
+        "log_episode_lengths",
+        "Episode length",
+        "Episode length",
+    ),
+    MetricSpec(
+        "success_mask",
+        "success_rate",
+        "rate",
+        "log_success_rates",
+        "Success rate",
+        "Success rate",
+        "higher",
+    ),
+    MetricSpec(
+        "policy_loss", "policy_loss", "scalar", "log_loss_metrics", "Training", "Losses", "lower"
+    ),
+    MetricSpec(
+        "value_loss", "value_loss", "scalar", "log_loss_metrics", "Training", "Losses", "lower"
+    ),
+    MetricSpec(
+        "gradient_norm",
+        "gradient_norm",
+        "scalar",
+        "log_gradient_norms",
+        "Training",
+        "Gradient norm",
+    ),
     MetricSpec("entropy", "entropy", "scalar", None, "Training", "Entropy"),
-    MetricSpec("explained_variance", "explained_variance", "scalar", None, "Training", "Explained variance",
-               "higher"),
+    MetricSpec(
+        "explained_variance",
+        "explained_variance",
+        "scalar",
+        None,
+        "Training",
+        "Explained variance",
+        "higher",
+    ),
     MetricSpec("learning_rate", "learning_rate", "scalar", None, "Training", "Learning rate"),
 )
 BY_KEY: dict[str, MetricSpec] = {spec.key: spec for spec in CONTRACT}
@@ -81,7 +128,8 @@ METRIC_ORDER: dict[str, int] = {spec.metric: i for i, spec in enumerate(CONTRACT
 
 
 def spec_of(name: str) -> MetricSpec | None:
-    """The contract entry a metric name (``reward_mean``, ``value_loss_nonfinite``...) comes from."""
+    """The contract entry a metric name (``reward_mean``, ``value_loss_nonfinite``...) comes
+    from."""
     base = name.removesuffix(NONFINITE_SUFFIX)
     if base in BY_METRIC:
         return BY_METRIC[base]
@@ -111,7 +159,10 @@ def better_of(name: str) -> str | None:
 GROUPS: tuple[str, ...] = (*dict.fromkeys(spec.group for spec in CONTRACT), "Other")
 #: Report panels in display order: (title, metric names drawn there, is a [B] statistic group).
 PANELS: tuple[tuple[str, tuple[str, ...], bool], ...] = tuple(
-    (panel, tuple(s.metric for s in CONTRACT if s.panel == panel),
-     any(s.kind == "vector" for s in CONTRACT if s.panel == panel))
+    (
+        panel,
+        tuple(s.metric for s in CONTRACT if s.panel == panel),
+        any(s.kind == "vector" for s in CONTRACT if s.panel == panel),
+    )
     for panel in dict.fromkeys(spec.panel for spec in CONTRACT)
 )

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
 
-from ...envs.config import LoggingConfig
+from ...config import LoggingConfig
 from . import reduce as R
 from .plan import Layout, Plan, PlanCache, is_tracer, plan_batch
 from .sample import gather_rows, summaries
@@ -41,8 +41,10 @@ class Cadence:
 
     @classmethod
     def from_config(cls, config: LoggingConfig) -> Cadence:
-        return cls(config.log_frequency if config.batched_logging_enabled else None,
-                   config.sample_frequency if config.sampling_enabled else None)
+        return cls(
+            config.log_frequency if config.batched_logging_enabled else None,
+            config.sample_frequency if config.sampling_enabled else None,
+        )
 
     def should_log(self, step: Any) -> Any:
         return False if self.log_every is None else step % self.log_every == 0
@@ -66,19 +68,26 @@ Fetched = tuple[Any, Any]  # (packed statistics or None, (sampled indices, rows)
 
 
 def device_stage(plan: Plan, step: Any, *, reduce: bool, num_samples: int) -> Fetched:
-    """The event's device work: the packed statistics and the sampled rows (each ``None`` when not asked for).
+    """The event's device work: the packed statistics and the sampled rows (each ``None`` when
+    not asked for).
 
     Two jitted programs from the host (dispatched asynchronously; both results travel in
     the one transfer of :func:`fetch`); inlined into the caller's program inside jit.
     """
     stats = samples = None
     if reduce:
-        stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[0]  # by-product dropped
+        stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[
+            0
+        ]  # by-product dropped
     if num_samples and plan.batch_size is not None:
         traced = is_tracer(step)
         gather = gather_rows if traced else _gather_rows_jit
-        samples = gather(step if traced else np.int32(step), plan.per_env, num_samples=num_samples,
-                         batch_size=plan.batch_size)
+        samples = gather(
+            step if traced else np.int32(step),
+            plan.per_env,
+            num_samples=num_samples,
+            batch_size=plan.batch_size,
+        )
     return stats, samples
 
 
@@ -87,19 +96,30 @@ def fetch(out: Fetched) -> Fetched:
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
-        return multihost_utils.process_allgather(out, tiled=True)
+        gathered: Fetched = multihost_utils.process_allgather(out, tiled=True)
+        return gathered
     if out[1] is None:  # the common event: one small array, no pytree machinery
         return (None if out[0] is None else np.asarray(out[0])), None
-    return jax.device_get(out)
+    fetched: Fetched = jax.device_get(out)
+    return fetched
 
 
-def host_stage(step: int, layout: Layout, host_scalars: dict[str, int | float], fetched: Fetched,
-               task_names: Sequence[str] | None, task_lookup: Sequence[str] | None) -> Event:
+def host_stage(
+    step: int,
+    layout: Layout,
+    host_scalars: dict[str, int | float],
+    fetched: Fetched,
+    task_names: Sequence[str] | None,
+    task_lookup: Sequence[str] | None,
+) -> Event:
     """Decode the fetched numbers into the design's metrics and episode summaries."""
     stats, samples = fetched
-    return Event(step,
-                 {} if stats is None else R.decode(stats, layout, host_scalars, step),
-                 [] if samples is None else summaries(step, *samples, task_names, task_lookup))
+    metrics = {} if stats is None else R.decode(stats, layout, host_scalars, step)
+    episodes: list[dict[str, Any]] = []
+    if samples is not None:
+        idx, rows = samples  # what gather_rows returned: the sampled indices and their rows
+        episodes = summaries(step, idx, rows, task_names, task_lookup)
+    return Event(step, metrics, episodes)
 
 
 class BatchPipeline:
@@ -114,18 +134,32 @@ class BatchPipeline:
         self.cadence = Cadence.from_config(config)
         self.plans = PlanCache(config)
 
-    def run(self, batch_data: Mapping[str, Any], step: int, *, log: bool, sample: bool,
-            task_lookup: Sequence[str] | None = None) -> Event:
+    def run(
+        self,
+        batch_data: Mapping[str, Any],
+        step: int,
+        *,
+        log: bool,
+        sample: bool,
+        task_lookup: Sequence[str] | None = None,
+    ) -> Event:
         """The host path: plan, one device program, one transfer, decode."""
         plan = self.plans.plan(batch_data, want_samples=sample)
-        out = device_stage(plan, step, reduce=log, num_samples=self.config.num_samples if sample else 0)
-        return host_stage(step, plan.layout, plan.host_scalars, fetch(out), plan.task_names, task_lookup)
+        out = device_stage(
+            plan, step, reduce=log, num_samples=self.config.num_samples if sample else 0
+        )
+        return host_stage(
+            step, plan.layout, plan.host_scalars, fetch(out), plan.task_names, task_lookup
+        )
 
     def run_traced(self, batch_data: Mapping[str, Any], emit: Callable[..., None]) -> None:
         """The in-jit path: the gate is a ``lax.cond`` around the device stage and one ordered
         ``io_callback``; ``emit(step, fetched, do_log, do_sample, plan=...)`` runs on the host."""
         if "update_step" not in batch_data:
-            logger.warning("log_batch_step inside jit needs batch_data['update_step']; nothing will be logged from this call site")
+            logger.warning(
+                "log_batch_step inside jit needs batch_data['update_step']; "
+                "nothing will be logged from this call site"
+            )
             return
         cfg = self.config
         step = jnp.asarray(batch_data["update_step"], jnp.int32)
@@ -140,8 +174,12 @@ class BatchPipeline:
         static = Plan(plan.layout, host_scalars=plan.host_scalars, task_names=plan.task_names)
 
         def on_device(_: None) -> None:
-            out = device_stage(plan, step, reduce=want_log, num_samples=cfg.num_samples if want_sample else 0)
-            io_callback(partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True)
+            out = device_stage(
+                plan, step, reduce=want_log, num_samples=cfg.num_samples if want_sample else 0
+            )
+            io_callback(
+                partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True
+            )
 
         jax.lax.cond(do_log | do_sample, on_device, lambda _: None, None)
 
@@ -149,8 +187,12 @@ class BatchPipeline:
     def aggregate(self, batch_data: Mapping[str, Any]) -> dict[str, float | int]:
         return self.run(batch_data, _step_or_zero(batch_data), log=True, sample=False).metrics
 
-    def sample(self, batch_data: Mapping[str, Any], task_lookup: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        return self.run(batch_data, _step_or_zero(batch_data), log=False, sample=True, task_lookup=task_lookup).summaries
+    def sample(
+        self, batch_data: Mapping[str, Any], task_lookup: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return self.run(
+            batch_data, _step_or_zero(batch_data), log=False, sample=True, task_lookup=task_lookup
+        ).summaries
 
 
 def _step_or_zero(batch_data: Mapping[str, Any]) -> int:
@@ -160,4 +202,6 @@ def _step_or_zero(batch_data: Mapping[str, Any]) -> int:
 def select(fetched: Fetched, do_log: Any, do_sample: Any) -> Fetched:
     """The parts of an in-jit event's fetched numbers that its gates asked for."""
     stats, samples = fetched
-    return (stats if bool(np.asarray(do_log)) else None), (samples if bool(np.asarray(do_sample)) else None)
+    return (stats if bool(np.asarray(do_log)) else None), (
+        samples if bool(np.asarray(do_sample)) else None
+    )

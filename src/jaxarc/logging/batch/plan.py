@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ...envs.config import LoggingConfig
+from ...config import LoggingConfig
 from .contract import BY_KEY, MASK_KEYS, NOT_METRICS, PER_ENV_KEYS, STATE_KEYS
 
 logger = logging.getLogger("jaxarc.logging.batch")
@@ -57,12 +57,18 @@ class Layout:
     scalars: tuple[ScalarSlot, ...] = ()
     mask_key: str | None = None
     _hash: int = field(init=False, repr=False, compare=False, default=0)
-    device_scalars: tuple[ScalarSlot, ...] = field(init=False, repr=False, compare=False, default=())
+    device_scalars: tuple[ScalarSlot, ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
     host_scalars: tuple[ScalarSlot, ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:  # derived once: every logged event reads them
-        object.__setattr__(self, "_hash", hash((self.batch_size, self.vectors, self.scalars, self.mask_key)))
-        object.__setattr__(self, "device_scalars", tuple(s for s in self.scalars if s.dtype is not None))
+        object.__setattr__(
+            self, "_hash", hash((self.batch_size, self.vectors, self.scalars, self.mask_key))
+        )
+        object.__setattr__(
+            self, "device_scalars", tuple(s for s in self.scalars if s.dtype is not None)
+        )
         object.__setattr__(self, "host_scalars", tuple(s for s in self.scalars if s.dtype is None))
 
     def __hash__(self) -> int:
@@ -73,7 +79,12 @@ class Layout:
         return Plan(
             self,
             tuple([batch_data[s.key] for s in self.vectors]),
-            tuple([batch_data[s.key].reshape(()) if s.flat else batch_data[s.key] for s in self.device_scalars]),
+            tuple(
+                [
+                    batch_data[s.key].reshape(()) if s.flat else batch_data[s.key]
+                    for s in self.device_scalars
+                ]
+            ),
             {s.metric: host_value(batch_data[s.key]) for s in self.host_scalars},
             None if self.mask_key is None else batch_data[self.mask_key],
         )
@@ -104,8 +115,11 @@ def _shape(x: Any) -> tuple[int, ...] | None:
 def is_numeric_array(x: Any) -> bool:
     """Real numbers or bools (bfloat16 included: ``jnp.issubdtype`` knows the ml_dtypes)."""
     dtype = getattr(x, "dtype", None)
-    return dtype is not None and (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_)) \
+    return (
+        dtype is not None
+        and (jnp.issubdtype(dtype, jnp.number) or jnp.issubdtype(dtype, jnp.bool_))
         and not jnp.issubdtype(dtype, jnp.complexfloating)
+    )
 
 
 def is_tracer(x: Any) -> bool:
@@ -126,7 +140,8 @@ def device_dtype(value: Any) -> np.dtype:
 
 
 def host_value(value: Any) -> int | float:
-    """A host scalar as a Python number, unchanged: ints stay ints (bools become 0/1), floats stay floats."""
+    """A host scalar as a Python number, unchanged: ints stay ints (bools become 0/1), floats
+    stay floats."""
     if isinstance(value, np.ndarray | np.generic):
         value = value.reshape(()).item() if isinstance(value, np.ndarray) else value.item()
     if isinstance(value, bool | numbers.Integral):
@@ -145,7 +160,11 @@ def _scalar_kind(value: Any) -> str | None:
 
 def _describe(value: Any) -> str:
     shape = _shape(value)
-    return f"an array of shape {shape}" if shape is not None else f"{type(value).__name__} {value!r:.40}"
+    return (
+        f"an array of shape {shape}"
+        if shape is not None
+        else f"{type(value).__name__} {value!r:.40}"
+    )
 
 
 def batch_size_of(batch_data: Mapping[str, Any]) -> int | None:
@@ -193,9 +212,13 @@ def _vector_ok(key: str, value: Any, size: int | None, skip: Warn) -> bool:
     return problem is None
 
 
-def _layout(batch_data: Mapping[str, Any], config: LoggingConfig, size: int | None, skip: Warn) -> Layout:
+def _layout(
+    batch_data: Mapping[str, Any], config: LoggingConfig, size: int | None, skip: Warn
+) -> Layout:
     """Sort every key into vectors, device scalars and host scalars (or skip it)."""
-    mask_key = next((k for k in MASK_KEYS if k in batch_data and _vector_ok(k, batch_data[k], size, skip)), None)
+    mask_key = next(
+        (k for k in MASK_KEYS if k in batch_data and _vector_ok(k, batch_data[k], size, skip)), None
+    )
     vectors: list[VectorSlot] = []
     scalars: list[ScalarSlot] = []
     for key, value in batch_data.items():
@@ -247,8 +270,9 @@ def _per_env(batch_data: Mapping[str, Any], plan: Plan, skip: Warn) -> None:
             skip(key, f"must be arrays (or a pytree of arrays) with leading dimension B={size}")
 
 
-def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_samples: bool,
-               warn: bool = True) -> Plan:
+def plan_batch(
+    batch_data: Mapping[str, Any], config: LoggingConfig, *, want_samples: bool, warn: bool = True
+) -> Plan:
     """Check every key of ``batch_data`` (shapes and types only: no device work).
 
     Bad values produce one warning each (unless ``warn`` is false), naming the key and the
@@ -262,7 +286,9 @@ def plan_batch(batch_data: Mapping[str, Any], config: LoggingConfig, *, want_sam
     return plan
 
 
-_ARRAY_TYPES: set[type] = {np.ndarray}  # concrete array classes seen so far (jax's is added on first sight)
+_ARRAY_TYPES: set[type] = {
+    np.ndarray
+}  # concrete array classes seen so far (jax's is added on first sight)
 _NUMBER_TYPES = {int, float, bool}
 
 

@@ -52,8 +52,12 @@ def fold_levels(width: int) -> int:
     return levels
 
 
-def _fold(x: jax.Array, op: Callable[[jax.Array, jax.Array], jax.Array], final: Callable[..., jax.Array],
-          levels: int) -> jax.Array:
+def _fold(
+    x: jax.Array,
+    op: Callable[[jax.Array, jax.Array], jax.Array],
+    final: Callable[..., jax.Array],
+    levels: int,
+) -> jax.Array:
     """Reduce ``x[K, B]`` (B a multiple of FOLD**levels) over its last axis."""
     for _ in range(levels):
         width = x.shape[1] // FOLD
@@ -93,7 +97,9 @@ def _careful_stats(x: jax.Array, considered: jax.Array | None) -> tuple[jax.Arra
     var = _fold(centred * centred, jnp.add, jnp.sum, levels) / n
     vmax = _fold(jnp.where(keep, x, -jnp.inf), jnp.maximum, jnp.max, levels)
     vmin = _fold(jnp.where(keep, x, jnp.inf), jnp.minimum, jnp.min, levels)
-    return jnp.stack([count, n_considered - count, mean, jnp.sqrt(var), vmax, vmin], axis=1), centred
+    return jnp.stack(
+        [count, n_considered - count, mean, jnp.sqrt(var), vmax, vmin], axis=1
+    ), centred
 
 
 def _shortcut_stats(x: jax.Array) -> jax.Array:
@@ -103,10 +109,20 @@ def _shortcut_stats(x: jax.Array) -> jax.Array:
     count = jnp.full((k,), b, jnp.float32)
     mean = jnp.sum(x, axis=1) / b
     sq = jnp.sum(jnp.square(x - mean[:, None]), axis=1)
-    fast = jnp.stack([count, jnp.zeros_like(count), mean, jnp.sqrt(sq / b), jnp.max(x, axis=1), jnp.min(x, axis=1)],
-                     axis=1)
+    fast = jnp.stack(
+        [
+            count,
+            jnp.zeros_like(count),
+            mean,
+            jnp.sqrt(sq / b),
+            jnp.max(x, axis=1),
+            jnp.min(x, axis=1),
+        ],
+        axis=1,
+    )
     ok = jnp.all(jnp.isfinite(mean) & jnp.isfinite(sq))
-    return jax.lax.cond(ok, lambda: fast, lambda: _careful_stats(x, None)[0])
+    stats: jax.Array = jax.lax.cond(ok, lambda: fast, lambda: _careful_stats(x, None)[0])
+    return stats
 
 
 def int_dtype() -> np.dtype:
@@ -130,11 +146,14 @@ def _to_int(x: jax.Array) -> jax.Array:
     return jax.lax.bitcast_convert_type(x, wide)
 
 
-#: Integers below this magnitude are exact in float32 (2**24 itself is where rounding starts to bite).
+#: Integers below this magnitude are exact in float32 (2**24 itself is where rounding starts
+#: to bite).
 FLOAT32_EXACT = 2**24
 
 
-def _int_extrema(x: jax.Array, considered: jax.Array | None, fmax: jax.Array, fmin: jax.Array) -> jax.Array:
+def _int_extrema(
+    x: jax.Array, considered: jax.Array | None, fmax: jax.Array, fmin: jax.Array
+) -> jax.Array:
     """Exact ``[max, min]`` of an integer ``x[B]`` over considered entries, packed.
 
     The float32 max/min are exact while every value is within 2**24, which the float32
@@ -142,7 +161,9 @@ def _int_extrema(x: jax.Array, considered: jax.Array | None, fmax: jax.Array, fm
     integer reduction costs ~10 us at any B on 2 cores; the check costs nothing).
     """
     info = np.iinfo(x.dtype)
-    if info.max < FLOAT32_EXACT and info.min > -FLOAT32_EXACT:  # int8/int16/uint8/uint16: always exact
+    if (
+        info.max < FLOAT32_EXACT and info.min > -FLOAT32_EXACT
+    ):  # int8/int16/uint8/uint16: always exact
         return jnp.stack([fmax, fmin]).astype(int_dtype())
 
     def exact() -> jax.Array:
@@ -154,7 +175,8 @@ def _int_extrema(x: jax.Array, considered: jax.Array | None, fmax: jax.Array, fm
         return _to_int(jnp.stack([fmax, fmin]).astype(x.dtype))
 
     small = (jnp.abs(fmax) < FLOAT32_EXACT) & (jnp.abs(fmin) < FLOAT32_EXACT)
-    return jax.lax.cond(small, from_floats, exact)
+    extrema: jax.Array = jax.lax.cond(small, from_floats, exact)
+    return extrema
 
 
 def _words(x: jax.Array) -> jax.Array:
@@ -163,8 +185,9 @@ def _words(x: jax.Array) -> jax.Array:
 
 
 @jax.jit
-def reduce_device(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...],
-                  mask: jax.Array | None) -> tuple[jax.Array, jax.Array | None]:
+def reduce_device(
+    vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...], mask: jax.Array | None
+) -> tuple[jax.Array, jax.Array | None]:
     """The packed statistics (see the module docstring) and a by-product to drop."""
     floats: list[jax.Array] = []
     ints: list[jax.Array] = []
@@ -177,8 +200,11 @@ def reduce_device(vectors: tuple[jax.Array, ...], scalars: tuple[jax.Array, ...]
         else:
             stats, by_product = _careful_stats(x, considered)
         floats.append(stats.reshape(-1))
-        ints += [_int_extrema(jnp.asarray(v), considered, stats[i, 4], stats[i, 5])
-                 for i, v in enumerate(vectors) if packing(jnp.asarray(v).dtype)]
+        ints += [
+            _int_extrema(jnp.asarray(v), considered, stats[i, 4], stats[i, 5])
+            for i, v in enumerate(vectors)
+            if packing(jnp.asarray(v).dtype)
+        ]
     for v in scalars:
         v = jnp.asarray(v)
         if jnp.issubdtype(v.dtype, jnp.floating):
@@ -206,18 +232,22 @@ def _program(layout: Layout) -> tuple[int, np.dtype, tuple[_Op, ...]]:
         how = packing(slot.dtype)
         spec = BY_METRIC.get(slot.metric)
         where = "rate" if spec is not None and spec.kind == "rate" else "vector"
-        ops.append(((0, METRIC_ORDER.get(slot.metric, len(METRIC_ORDER))),
-                    (slot.metric, where, i * len(STAT_FIELDS), i_at if how else -1, how == "bitcast")))
+        ops.append(
+            (
+                (0, METRIC_ORDER.get(slot.metric, len(METRIC_ORDER))),
+                (slot.metric, where, i * len(STAT_FIELDS), i_at if how else -1, how == "bitcast"),
+            )
+        )
         i_at += 2 if how else 0
-    for slot in layout.scalars:
-        order = (1, METRIC_ORDER.get(slot.metric, len(METRIC_ORDER)))
-        if slot.dtype is None:
-            ops.append((order, (slot.metric, "host", -1, -1, False)))
-        elif jnp.issubdtype(slot.dtype, jnp.floating):
-            ops.append((order, (slot.metric, "f", f_at, -1, False)))
+    for scalar in layout.scalars:
+        order = (1, METRIC_ORDER.get(scalar.metric, len(METRIC_ORDER)))
+        if scalar.dtype is None:
+            ops.append((order, (scalar.metric, "host", -1, -1, False)))
+        elif jnp.issubdtype(scalar.dtype, jnp.floating):
+            ops.append((order, (scalar.metric, "f", f_at, -1, False)))
             f_at += 1
         else:
-            ops.append((order, (slot.metric, "i", -1, i_at, packing(slot.dtype) == "bitcast")))
+            ops.append((order, (scalar.metric, "i", -1, i_at, packing(scalar.dtype) == "bitcast")))
             i_at += 1
     return f_at, int_dtype(), tuple(op for _, op in sorted(ops, key=lambda item: item[0]))
 
@@ -226,8 +256,12 @@ def _at(step: int | None) -> str:
     return "" if step is None else f" at update {step}"
 
 
-def decode(fetched: np.ndarray, layout: Layout, host_scalars: dict[str, int | float],
-           step: int | None = None) -> dict[str, float | int]:
+def decode(
+    fetched: np.ndarray,
+    layout: Layout,
+    host_scalars: dict[str, int | float],
+    step: int | None = None,
+) -> dict[str, float | int]:
     """The fetched reduction as the design's flat ``{metric: number}``, in display order.
 
     A ``[B]`` key with no kept value yields no numbers; non-finite values are counted in
@@ -244,8 +278,12 @@ def decode(fetched: np.ndarray, layout: Layout, host_scalars: dict[str, int | fl
         if where == "vector" or where == "rate":
             count, nonfinite, mean, std, vmax, vmin = f[at : at + len(STAT_FIELDS)]
             if nonfinite:
-                logger.warning("%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s", name,
-                               int(nonfinite), _at(step))
+                logger.warning(
+                    "%s: %d non-finite value(s) (NaN/inf) left out of the statistics%s",
+                    name,
+                    int(nonfinite),
+                    _at(step),
+                )
                 metrics[name + NONFINITE_SUFFIX] = int(nonfinite)
             if count == 0:
                 continue

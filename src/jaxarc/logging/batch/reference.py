@@ -14,16 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from ...envs.config import LoggingConfig
+from ...config import LoggingConfig
 from .contract import BY_KEY, CONTRACT, MASK_KEYS, NONFINITE_SUFFIX, NOT_METRICS
 
 
 def describe(x: np.ndarray) -> dict[str, float]:
     """mean/std/max/min of a 1-D array (population std), in float64."""
-    return {"mean": float(np.mean(x)), "std": float(np.std(x)), "max": float(np.max(x)), "min": float(np.min(x))}
+    return {
+        "mean": float(np.mean(x)),
+        "std": float(np.std(x)),
+        "max": float(np.max(x)),
+        "min": float(np.min(x)),
+    }
 
 
-def reference(batch_data: Mapping[str, Any], config: LoggingConfig | None = None) -> dict[str, float | int]:
+def reference(
+    batch_data: Mapping[str, Any], config: LoggingConfig | None = None
+) -> dict[str, float | int]:
     """The flat ``{metric: number}`` the design asks for, computed in float64.
 
     - a ``[B]`` array → ``<metric>_mean/_std/_max/_min`` over its finite values of finished
@@ -41,7 +48,9 @@ def reference(batch_data: Mapping[str, Any], config: LoggingConfig | None = None
     scalars: dict[str, float | int] = {}
     for key, value in batch_data.items():
         spec = BY_KEY.get(key)
-        if key in NOT_METRICS or (spec is not None and spec.flag is not None and not getattr(config, spec.flag)):
+        if key in NOT_METRICS or (
+            spec is not None and spec.flag is not None and not getattr(config, spec.flag)
+        ):
             continue
         if isinstance(value, list | tuple | str):
             continue  # not a number or an array: the planner skips it with a warning
@@ -69,7 +78,9 @@ def reference(batch_data: Mapping[str, Any], config: LoggingConfig | None = None
     metrics: dict[str, float | int] = {}
     for name in sorted(vectors, key=lambda n: order.get(n, len(order))):
         metrics.update(vectors[name])
-    for name in sorted(scalars, key=lambda n: order.get(n.removesuffix(NONFINITE_SUFFIX), len(order))):
+    for name in sorted(
+        scalars, key=lambda n: order.get(n.removesuffix(NONFINITE_SUFFIX), len(order))
+    ):
         metrics[name] = scalars[name]
     return metrics
 

@@ -14,23 +14,31 @@ from .contract import MASK_KEYS
 
 
 def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.Array:
-    """``num_samples`` distinct env indices drawn with ``PRNGKey(update_step)`` (all when ``num_samples >= B``)."""
+    """``num_samples`` distinct env indices drawn with ``PRNGKey(update_step)`` (all when
+    ``num_samples >= B``)."""
     if num_samples >= batch_size:
         return jnp.arange(batch_size)
     key = jax.random.PRNGKey(update_step)
     return jax.random.choice(key, batch_size, shape=(num_samples,), replace=False)
 
 
-def gather_rows(update_step: Any, per_env: Mapping[str, Any], num_samples: int,
-                batch_size: int) -> tuple[jax.Array, dict[str, Any]]:
+def gather_rows(
+    update_step: Any, per_env: Mapping[str, Any], num_samples: int, batch_size: int
+) -> tuple[jax.Array, dict[str, Any]]:
     """The sampled indices and only their rows of every per-environment pytree."""
     idx = sample_indices(update_step, batch_size, num_samples)
     return idx, jax.tree.map(lambda x: jnp.take(jnp.asarray(x), idx, axis=0), dict(per_env))
 
 
-def summaries(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], env_task_names: Sequence[str] | None,
-              task_lookup: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """One design-shaped episode summary per sampled environment (values absent from the batch are ``None``).
+def summaries(
+    update_step: int,
+    idx: np.ndarray,
+    rows: Mapping[str, Any],
+    env_task_names: Sequence[str] | None,
+    task_lookup: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """One design-shaped episode summary per sampled environment (values absent from the batch
+    are ``None``).
 
     Task ids come from ``env_task_names`` (the batch's list of names, one per environment)
     or from an integer ``task_ids`` row, named through ``task_lookup`` (index → name).
@@ -40,7 +48,9 @@ def summaries(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], env_ta
         return None if key not in rows else cast(np.asarray(rows[key])[i])
 
     def state(key: str, i: int) -> Any:
-        return None if key not in rows else jax.tree.map(lambda leaf: np.asarray(leaf)[i], rows[key])
+        return (
+            None if key not in rows else jax.tree.map(lambda leaf: np.asarray(leaf)[i], rows[key])
+        )
 
     valid_key = next((k for k in MASK_KEYS if k in rows), None)
     out = []
@@ -49,7 +59,11 @@ def summaries(update_step: int, idx: np.ndarray, rows: Mapping[str, Any], env_ta
             task_id = env_task_names[env_id]
         elif "task_ids" in rows:
             tid = int(np.asarray(rows["task_ids"])[i].item())
-            task_id = task_lookup[tid] if task_lookup is not None and 0 <= tid < len(task_lookup) else str(tid)
+            task_id = (
+                task_lookup[tid]
+                if task_lookup is not None and 0 <= tid < len(task_lookup)
+                else str(tid)
+            )
         else:
             task_id = f"batch_task_{env_id}"
         summary = {

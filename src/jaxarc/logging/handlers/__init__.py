@@ -7,5 +7,13 @@ from .svg import SVGHandler
 from .tensorboard import TensorBoardHandler
 from .wandb import WandbHandler
 
-__all__ = ["HANDLER_METHODS", "BaseHandler", "FileHandler", "Handler", "RichHandler", "SVGHandler", "TensorBoardHandler",
-           "WandbHandler"]
+__all__ = [
+    "HANDLER_METHODS",
+    "BaseHandler",
+    "FileHandler",
+    "Handler",
+    "RichHandler",
+    "SVGHandler",
+    "TensorBoardHandler",
+    "WandbHandler",
+]

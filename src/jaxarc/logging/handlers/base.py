@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-HANDLER_METHODS = ("log_task_start", "log_step", "log_episode_summary", "log_aggregated_metrics", "close")
+HANDLER_METHODS = (
+    "log_task_start",
+    "log_step",
+    "log_episode_summary",
+    "log_aggregated_metrics",
+    "close",
+)
 
 
 @runtime_checkable

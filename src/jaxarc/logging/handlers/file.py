@@ -1,4 +1,5 @@
-"""FileHandler: episodes as strict JSON (optionally gzip), full states as pickle, batch metrics as JSONL."""
+"""FileHandler: episodes as strict JSON (optionally gzip), full states as pickle, batch metrics
+as JSONL."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import logging
 import pickle
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from ...envs.config import LoggingConfig
+from ...config import LoggingConfig
 from ..serialization import dumps
 from .base import BaseHandler
 
@@ -36,25 +37,41 @@ class FileHandler(BaseHandler):
         self.episode_dir.mkdir(parents=True, exist_ok=True)
         self._episode: dict[str, Any] | None = None
         self._raw_steps: list[dict[str, Any]] = []
-        self._metrics_file = None
+        self._metrics_file: TextIO | None = None
 
     # single episodes -------------------------------------------------------------------
     def log_task_start(self, task_data: dict[str, Any]) -> None:
         self._flush_open_episode()
-        self._episode = {"episode_num": task_data.get("episode_num", 0), "task": task_data, "steps": [], "summary": None}
+        self._episode = {
+            "episode_num": task_data.get("episode_num", 0),
+            "task": task_data,
+            "steps": [],
+            "summary": None,
+        }
         self._raw_steps = []
 
     def log_step(self, step_data: dict[str, Any]) -> None:
         if self._episode is None:
-            self._episode = {"episode_num": step_data.get("episode_num", 0), "task": None, "steps": [], "summary": None}
+            self._episode = {
+                "episode_num": step_data.get("episode_num", 0),
+                "task": None,
+                "steps": [],
+                "summary": None,
+            }
         self._episode["steps"].append(step_data)
         if self.config.include_full_states:
             self._raw_steps.append(step_data)
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         num = summary_data.get("episode_num", 0)
-        if "environment_id" in summary_data:  # sampled from a batch: a file of its own, the open episode is untouched
-            self._write_episode({"episode_num": num, "task": None, "steps": [], "summary": summary_data}, summary_data["environment_id"], [])
+        if (
+            "environment_id" in summary_data
+        ):  # sampled from a batch: a file of its own, the open episode is untouched
+            self._write_episode(
+                {"episode_num": num, "task": None, "steps": [], "summary": summary_data},
+                summary_data["environment_id"],
+                [],
+            )
             return
         if self._episode is None or self._episode["episode_num"] != num:
             self._flush_open_episode()
@@ -67,7 +84,9 @@ class FileHandler(BaseHandler):
     def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
         if self._metrics_file is None:
             self._metrics_file = open(self.run_dir / BATCH_METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
-        self._metrics_file.write(dumps({"timestamp": time.time(), "step": int(step), "metrics": metrics}) + "\n")
+        self._metrics_file.write(
+            dumps({"timestamp": time.time(), "step": int(step), "metrics": metrics}) + "\n"
+        )
         self._metrics_file.flush()
 
     def close(self) -> None:
@@ -78,7 +97,9 @@ class FileHandler(BaseHandler):
 
     # internals -------------------------------------------------------------------------
     def _flush_open_episode(self) -> None:
-        if self._episode is not None and (self._episode["steps"] or self._episode["task"] is not None):
+        if self._episode is not None and (
+            self._episode["steps"] or self._episode["task"] is not None
+        ):
             self._episode.setdefault("summary", None)
             self._write_episode(self._episode, None, self._raw_steps)
         self._episode, self._raw_steps = None, []
@@ -91,8 +112,12 @@ class FileHandler(BaseHandler):
             n += 1
         return path
 
-    def _write_episode(self, episode: dict[str, Any], environment_id: Any, raw_steps: list[dict[str, Any]]) -> None:
-        stem = f"episode_{int(episode['episode_num']):06d}" + (f"_env{int(environment_id):05d}" if environment_id is not None else "")
+    def _write_episode(
+        self, episode: dict[str, Any], environment_id: Any, raw_steps: list[dict[str, Any]]
+    ) -> None:
+        stem = f"episode_{int(episode['episode_num']):06d}" + (
+            f"_env{int(environment_id):05d}" if environment_id is not None else ""
+        )
         gz = self.config.compression
         path = self._unique(stem, ".json.gz" if gz else ".json")
         text = dumps(episode)
@@ -102,12 +127,26 @@ class FileHandler(BaseHandler):
         else:
             path.write_text(text, encoding="utf-8")
         if self.config.log_format == "text":
-            self._write_text(path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"), episode)
+            self._write_text(
+                path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"),
+                episode,
+            )
         if self.config.include_full_states and (raw_steps or episode.get("summary")):
-            pkl = path.name.replace(".json.gz", "").replace(".json", "") + "_states.pkl" + (".gz" if gz else "")
+            pkl = (
+                path.name.replace(".json.gz", "").replace(".json", "")
+                + "_states.pkl"
+                + (".gz" if gz else "")
+            )
             opener = gzip.open if gz else open
             with opener(self.episode_dir / pkl, "wb") as f:
-                pickle.dump({"steps": raw_steps, "summary": episode.get("summary"), "task": episode.get("task")}, f)
+                pickle.dump(
+                    {
+                        "steps": raw_steps,
+                        "summary": episode.get("summary"),
+                        "task": episode.get("task"),
+                    },
+                    f,
+                )
         logger.debug("wrote %s", path)
 
     @staticmethod
@@ -118,9 +157,13 @@ class FileHandler(BaseHandler):
             lines.append(f"task {task.get('task_id')} episode {episode['episode_num']}")
         for s in episode["steps"]:
             lines.append(
-                f"step {s.get('step_num')}: {s.get('operation_name', s.get('operation'))} reward={s.get('reward')} similarity={s.get('similarity')}"
+                f"step {s.get('step_num')}: {s.get('operation_name', s.get('operation'))} "
+                f"reward={s.get('reward')} similarity={s.get('similarity')}"
             )
         if episode.get("summary"):
             sm = episode["summary"]
-            lines.append(f"summary: return={sm.get('total_reward')} steps={sm.get('total_steps')} similarity={sm.get('final_similarity')} success={sm.get('success')}")
+            lines.append(
+                f"summary: return={sm.get('total_reward')} steps={sm.get('total_steps')} "
+                f"similarity={sm.get('final_similarity')} success={sm.get('success')}"
+            )
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -10,7 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ...envs.config import VisualizationConfig
+from ...config import VisualizationConfig
 from ...viz import ARC_PALETTE, as_grid
 from ..batch.contract import GROUPS, group_of
 from .base import BaseHandler
@@ -51,7 +51,8 @@ class RichHandler(BaseHandler):
     def log_task_start(self, task_data: dict[str, Any]) -> None:
         body = Text(
             f"task {task_data.get('task_id')}  pair {task_data.get('pair_index')}  "
-            f"train pairs {task_data.get('num_train_pairs')}  test pairs {task_data.get('num_test_pairs')}"
+            f"train pairs {task_data.get('num_train_pairs')}  "
+            f"test pairs {task_data.get('num_test_pairs')}"
         )
         grid = as_grid(task_data.get("input_grid"))
         if grid is not None:
@@ -62,7 +63,9 @@ class RichHandler(BaseHandler):
             if self.config.console_verbosity == "full":
                 body.append("\n")
                 body.append(_grid_text(grid))
-        self.console.print(Panel(body, title=f"episode {task_data.get('episode_num')}", expand=False))
+        self.console.print(
+            Panel(body, title=f"episode {task_data.get('episode_num')}", expand=False)
+        )
 
     def log_step(self, step_data: dict[str, Any]) -> None:
         reward = step_data.get("reward")
@@ -83,10 +86,14 @@ class RichHandler(BaseHandler):
         success = summary_data.get("success")
         title = f"episode {summary_data.get('episode_num')}"
         if "environment_id" in summary_data:
-            title = f"update {summary_data.get('episode_num')} · env {summary_data.get('environment_id')}"
+            title = (
+                f"update {summary_data.get('episode_num')} "
+                f"· env {summary_data.get('environment_id')}"
+            )
         body = (
             f"task {summary_data.get('task_id')}  return {_fmt(summary_data.get('total_reward'))}  "
-            f"steps {summary_data.get('total_steps')}  similarity {_fmt(summary_data.get('final_similarity'))}  "
+            f"steps {summary_data.get('total_steps')}  "
+            f"similarity {_fmt(summary_data.get('final_similarity'))}  "
             + ("[bold green]SOLVED[/]" if success else "[red]not solved[/]")
         )
         self.console.print(Panel(body, title=title, expand=False), highlight=False)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ...envs.config import VisualizationConfig
+from ...config import VisualizationConfig
 from ...viz import as_grid, episode_summary_svg, step_svg, task_overview_svg
 from .base import BaseHandler
 
@@ -41,8 +41,12 @@ class SVGHandler(BaseHandler):
         pairs = task_data.get("train_pairs")
         if task_id in self._tasks_drawn or not pairs:
             return
-        svg = task_overview_svg(task_id, [(as_grid(a), as_grid(b)) for a, b in pairs],
-                                [as_grid(t) for t in task_data.get("test_inputs", [])], cell=max(self.config.cell_size * 0.75, 4))
+        svg = task_overview_svg(
+            task_id,
+            [(as_grid(a), as_grid(b)) for a, b in pairs],
+            [as_grid(t) for t in task_data.get("test_inputs", [])],
+            cell=max(self.config.cell_size * 0.75, 4),
+        )
         (self.dir / f"task_{_safe(task_id)}.svg").write_text(svg, encoding="utf-8")
         self._tasks_drawn.add(task_id)
 
@@ -53,15 +57,26 @@ class SVGHandler(BaseHandler):
         if before is None and after is None:
             return
         svg = step_svg(
-            before, after, selection=step_data.get("selection"), operation=str(step_data.get("operation_name", step_data.get("operation", ""))),
-            reward=step_data.get("reward"), step=step_data.get("step_num"), similarity=step_data.get("similarity"), cell=self.config.cell_size,
+            before,
+            after,
+            selection=step_data.get("selection"),
+            operation=str(step_data.get("operation_name", step_data.get("operation", ""))),
+            reward=step_data.get("reward"),
+            step=step_data.get("step_num"),
+            similarity=step_data.get("similarity"),
+            cell=self.config.cell_size,
         )
         folder = self.dir / f"episode_{int(step_data.get('episode_num', 0)):06d}"
         folder.mkdir(exist_ok=True)
-        (folder / f"step_{int(step_data.get('step_num', 0)):04d}.svg").write_text(svg, encoding="utf-8")
+        (folder / f"step_{int(step_data.get('step_num', 0)):04d}.svg").write_text(
+            svg, encoding="utf-8"
+        )
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
-        initial, final = as_grid(summary_data.get("initial_state")), as_grid(summary_data.get("final_state"))
+        initial, final = (
+            as_grid(summary_data.get("initial_state")),
+            as_grid(summary_data.get("final_state")),
+        )
         if initial is None and final is None:
             logger.debug("episode %s has no states to draw", summary_data.get("episode_num"))
             return
@@ -69,13 +84,22 @@ class SVGHandler(BaseHandler):
         num = int(summary_data.get("episode_num", 0))
         env_id = summary_data.get("environment_id")
         if env_id is None:
-            path, title = self.dir / f"episode_{num:06d}_summary.svg", f"episode {num} · task {summary_data.get('task_id', '?')}"
+            path, title = (
+                self.dir / f"episode_{num:06d}_summary.svg",
+                f"episode {num} · task {summary_data.get('task_id', '?')}",
+            )
         else:
             (self.dir / "samples").mkdir(exist_ok=True)
             path = self.dir / "samples" / f"update_{num:06d}_env_{int(env_id):05d}.svg"
             title = f"update {num} · env {env_id} · task {summary_data.get('task_id', '?')}"
         svg = episode_summary_svg(
-            initial, final, target, title=title, similarity=summary_data.get("final_similarity"),
-            success=summary_data.get("success"), reward=summary_data.get("total_reward"), cell=self.config.cell_size,
+            initial,
+            final,
+            target,
+            title=title,
+            similarity=summary_data.get("final_similarity"),
+            success=summary_data.get("success"),
+            reward=summary_data.get("total_reward"),
+            cell=self.config.cell_size,
         )
         path.write_text(svg, encoding="utf-8")

@@ -20,8 +20,10 @@ class TensorBoardHandler(BaseHandler):
         try:
             from tensorboardX import SummaryWriter
         except ImportError as err:  # pragma: no cover - exercised only without the extra
-            raise ImportError("the TensorBoard handler needs tensorboardX: pip install 'jaxarc[tensorboard]' "
-                              "(or set storage.tensorboard=false)") from err
+            raise ImportError(
+                "the TensorBoard handler needs tensorboardX: pip install 'jaxarc[tensorboard]' "
+                "(or set storage.tensorboard=false)"
+            ) from err
         self.writer = SummaryWriter(logdir=str(Path(run_dir) / "tensorboard"), flush_secs=1)
         self._env_steps = 0
 
@@ -36,7 +38,12 @@ class TensorBoardHandler(BaseHandler):
         if "environment_id" in summary_data:
             return  # sampled episodes are already covered by the batch statistics
         n = int(summary_data.get("episode_num", 0))
-        for tag, key in (("return", "total_reward"), ("length", "total_steps"), ("similarity", "final_similarity"), ("success", "success")):
+        for tag, key in (
+            ("return", "total_reward"),
+            ("length", "total_steps"),
+            ("similarity", "final_similarity"),
+            ("success", "success"),
+        ):
             if summary_data.get(key) is not None:
                 self.writer.add_scalar(f"episode/{tag}", float(summary_data[key]), n)
         self.writer.flush()

@@ -5,21 +5,30 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from ...envs.config import WandbConfig
+from ...config import WandbConfig
 from ...viz import as_grid, episode_summary_svg
 from ...viz.grids import grids_rgb
 from .base import BaseHandler
 
+if TYPE_CHECKING:
+    from wandb import Html as WandbHtml
+    from wandb import Image as WandbImage
+    from wandb import Run as WandbRun
+
 logger = logging.getLogger("jaxarc.logging.wandb")
 
 
-def _import_wandb():
+def _import_wandb() -> ModuleType:
     try:
         import wandb
     except ImportError as err:
-        raise ImportError("wandb.enabled=true needs the wandb package: pip install 'jaxarc[wandb]' (or set wandb.enabled=false)") from err
+        raise ImportError(
+            "wandb.enabled=true needs the wandb package: pip install 'jaxarc[wandb]' "
+            "(or set wandb.enabled=false)"
+        ) from err
     return wandb
 
 
@@ -30,17 +39,20 @@ class WandbHandler(BaseHandler):
     warned about and not sent (wandb would otherwise drop it silently). Aggregated metrics
     go under ``batch/``; task starts under ``task/`` and single steps under ``step/`` at a
     running env-step counter; episode
-    summaries under ``episode/`` (sampled ones under ``sample/``) with an initial | final | target image.
+    summaries under ``episode/`` (sampled ones under ``sample/``) with an
+    initial | final | target image.
     """
 
-    def __init__(self, run_dir: str | Path, config: WandbConfig, run_config: dict[str, Any] | None = None):
+    def __init__(
+        self, run_dir: str | Path, config: WandbConfig, run_config: dict[str, Any] | None = None
+    ):
         wandb = _import_wandb()
         self._wandb = wandb
         self.config = config
         wandb_dir = Path(run_dir)
         os.environ.setdefault("WANDB_CACHE_DIR", str(wandb_dir / "wandb" / ".cache"))
         os.environ.setdefault("WANDB_DATA_DIR", str(wandb_dir / "wandb" / ".data"))
-        self.run = wandb.init(
+        self.run: WandbRun | None = wandb.init(
             project=config.project,
             entity=config.entity,
             tags=list(config.tags),
@@ -61,8 +73,13 @@ class WandbHandler(BaseHandler):
         if self.run is None or not data:
             return
         if step < self._last_step:
-            logger.warning("wandb: step %d is lower than the last step sent (%d); these values are not sent: %s",
-                           step, self._last_step, sorted(data))
+            logger.warning(
+                "wandb: step %d is lower than the last step sent (%d); "
+                "these values are not sent: %s",
+                step,
+                self._last_step,
+                sorted(data),
+            )
             return
         self.run.log(data, step=step)
         self._last_step = step
@@ -71,23 +88,37 @@ class WandbHandler(BaseHandler):
         """An episode begins: its numbers under ``task/`` at the running env-step counter, and
         the task id in the run summary (``task_id``) and in the episode picture's caption."""
         self._task_id = task_data.get("task_id")
-        data = {f"task/{k}": float(task_data[k]) for k in ("episode_num", "pair_index", "num_train_pairs", "num_test_pairs")
-                if task_data.get(k) is not None}
+        data = {
+            f"task/{k}": float(task_data[k])
+            for k in ("episode_num", "pair_index", "num_train_pairs", "num_test_pairs")
+            if task_data.get(k) is not None
+        }
         self._log(data, max(self._last_step, self._env_steps, 0))
         if self.run is not None and self._task_id is not None:
             self.run.summary["task_id"] = str(self._task_id)
 
     def log_step(self, step_data: dict[str, Any]) -> None:
         self._env_steps += 1
-        data = {f"step/{k}": float(step_data[k]) for k in ("reward", "similarity") if step_data.get(k) is not None}
+        data = {
+            f"step/{k}": float(step_data[k])
+            for k in ("reward", "similarity")
+            if step_data.get(k) is not None
+        }
         self._log(data, max(self._env_steps, self._last_step))
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         sampled = "environment_id" in summary_data
         prefix = "sample" if sampled else "episode"
-        step = int(summary_data.get("episode_num", 0)) if sampled else max(self._last_step, self._env_steps, 0)
-        data = {f"{prefix}/{k}": float(summary_data[k]) for k in ("total_reward", "total_steps", "final_similarity", "success")
-                if summary_data.get(k) is not None}
+        step = (
+            int(summary_data.get("episode_num", 0))
+            if sampled
+            else max(self._last_step, self._env_steps, 0)
+        )
+        data: dict[str, Any] = {
+            f"{prefix}/{k}": float(summary_data[k])
+            for k in ("total_reward", "total_steps", "final_similarity", "success")
+            if summary_data.get(k) is not None
+        }
         if self.config.log_images:
             picture = self._picture(summary_data, prefix)
             if picture is not None:
@@ -99,18 +130,31 @@ class WandbHandler(BaseHandler):
                     data["episode/picture"] = picture
         self._log(data, step)
 
-    def _picture(self, summary_data: dict[str, Any], prefix: str):
+    def _picture(self, summary_data: dict[str, Any], prefix: str) -> WandbImage | WandbHtml | None:
         """Initial | final | target as a ``wandb.Image`` (``wandb.Html`` SVG without Pillow)."""
-        grids = [as_grid(summary_data.get(k)) for k in ("initial_state", "final_state", "target_state")]
+        grids = [
+            as_grid(summary_data.get(k)) for k in ("initial_state", "final_state", "target_state")
+        ]
         if grids[0] is None and grids[1] is None:
             return None
         task = summary_data.get("task_id") or self._task_id
-        caption = f"{prefix} {summary_data.get('episode_num')}" + (f" ({task})" if task else "") + ": initial | final | target"
+        caption = (
+            f"{prefix} {summary_data.get('episode_num')}"
+            + (f" ({task})" if task else "")
+            + ": initial | final | target"
+        )
         try:
-            return self._wandb.Image(grids_rgb(grids), caption=caption)
+            image: WandbImage = self._wandb.Image(grids_rgb(grids), caption=caption)
+            return image
         except ImportError:
-            svg = episode_summary_svg(*grids, title=caption, similarity=summary_data.get("final_similarity"), success=summary_data.get("success"))
-            return self._wandb.Html(svg, inject=False)
+            svg = episode_summary_svg(
+                *grids,
+                title=caption,
+                similarity=summary_data.get("final_similarity"),
+                success=summary_data.get("success"),
+            )
+            page: WandbHtml = self._wandb.Html(svg, inject=False)
+            return page
 
     def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
         self._log({f"batch/{key}": value for key, value in metrics.items()}, int(step))

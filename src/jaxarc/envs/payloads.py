@@ -3,11 +3,13 @@
 These are the host side of single-episode logging: each fetches what it needs from the
 device in one ``jax.device_get`` (two for ``task_start_payload``, whose second fetch
 depends on the task index) and returns plain dicts of numpy values that every handler
-understands::
+understands. All three take the states first and everything else by keyword::
 
-    logger.log_task_start(task_start_payload(params, state, episode_num=0))
+    logger.log_task_start(task_start_payload(state, params=params, episode_num=0))
     logger.log_step(step_payload(prev_state, action, state, timestep, episode_num=0))
-    logger.log_episode_summary(episode_summary_payload(first_state, state, total_reward, episode_num=0, params=params))
+    logger.log_episode_summary(
+        episode_summary_payload(first_state, state, total_reward, params=params, episode_num=0)
+    )
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from ..envs.operations import operation_name
-from ..types import State, TimeStep, to_numpy_grid
+from ..types import Action, State, TimeStep, to_numpy_grid
+from .environment import EnvParams
+from .operations import operation_name
 
 
 def _grids(s: State) -> dict[str, np.ndarray]:
@@ -31,14 +34,22 @@ def _grids(s: State) -> dict[str, np.ndarray]:
     }
 
 
-def task_start_payload(params, state: State, episode_num: int) -> dict[str, Any]:
+def task_start_payload(state: State, *, params: EnvParams, episode_num: int = 0) -> dict[str, Any]:
     """Task id, the task's train pairs and test inputs, and the episode's input/target."""
     buf = params.buffer
     state = jax.device_get(state)
     t = int(state.task_index)
     ti, tim, to, tom, si, sim, n_train, n_test = jax.device_get(
-        (buf.train_inputs[t], buf.train_input_masks[t], buf.train_outputs[t], buf.train_output_masks[t],
-         buf.test_inputs[t], buf.test_input_masks[t], buf.num_train_pairs[t], buf.num_test_pairs[t])
+        (
+            buf.train_inputs[t],
+            buf.train_input_masks[t],
+            buf.train_outputs[t],
+            buf.train_output_masks[t],
+            buf.test_inputs[t],
+            buf.test_input_masks[t],
+            buf.num_train_pairs[t],
+            buf.num_test_pairs[t],
+        )
     )
     n_train, n_test = int(n_train), int(n_test)
     g = _grids(state)
@@ -49,7 +60,9 @@ def task_start_payload(params, state: State, episode_num: int) -> dict[str, Any]
         "pair_index": int(state.pair_index),
         "num_train_pairs": n_train,
         "num_test_pairs": n_test,
-        "train_pairs": [(to_numpy_grid(ti[i], tim[i]), to_numpy_grid(to[i], tom[i])) for i in range(n_train)],
+        "train_pairs": [
+            (to_numpy_grid(ti[i], tim[i]), to_numpy_grid(to[i], tom[i])) for i in range(n_train)
+        ],
         "test_inputs": [to_numpy_grid(si[i], sim[i]) for i in range(n_test)],
         "input_grid": g["input"],
         "target_grid": g["target"],
@@ -57,9 +70,19 @@ def task_start_payload(params, state: State, episode_num: int) -> dict[str, Any]
     }
 
 
-def step_payload(before: State, action, after: State, timestep: TimeStep, episode_num: int, step_num: int | None = None) -> dict[str, Any]:
+def step_payload(
+    before: State,
+    action: Action,
+    after: State,
+    timestep: TimeStep,
+    *,
+    episode_num: int = 0,
+    step_num: int | None = None,
+) -> dict[str, Any]:
     """One step: the operation, reward, similarity and before/after grids with the selection."""
-    before, after, op, ts = jax.device_get((before, after, action.operation, (timestep.reward, timestep.step_type, timestep.extras)))
+    before, after, op, ts = jax.device_get(
+        (before, after, action.operation, (timestep.reward, timestep.step_type, timestep.extras))
+    )
     b, a = _grids(before), _grids(after)
     op = int(op)
     return {
@@ -78,8 +101,15 @@ def step_payload(before: State, action, after: State, timestep: TimeStep, episod
     }
 
 
-def episode_summary_payload(initial: State, final: State, total_reward: float, episode_num: int, params=None,
-                            success: bool | None = None) -> dict[str, Any]:
+def episode_summary_payload(
+    initial: State,
+    final: State,
+    total_reward: float,
+    *,
+    params: EnvParams | None = None,
+    episode_num: int = 0,
+    success: bool | None = None,
+) -> dict[str, Any]:
     """The design's episode-summary keys for a single episode."""
     initial, final = jax.device_get((initial, final))
     i, f = _grids(initial), _grids(final)
@@ -90,7 +120,9 @@ def episode_summary_payload(initial: State, final: State, total_reward: float, e
         "total_steps": int(final.step_count),
         "final_similarity": sim,
         "success": bool(sim >= 1.0) if success is None else bool(success),
-        "task_id": params.buffer.id_of(int(final.task_index)) if params is not None else str(int(final.task_index)),
+        "task_id": params.buffer.id_of(int(final.task_index))
+        if params is not None
+        else str(int(final.task_index)),
         "initial_state": i["grid"],
         "final_state": f["grid"],
         "target_state": f["target"],

@@ -1,4 +1,9 @@
-"""Compose the packaged Hydra configuration into a validated :class:`JaxArcConfig`."""
+"""Compose the packaged Hydra configuration into a validated :class:`JaxArcConfig`.
+
+The dataclass defaults are registered in Hydra's ``ConfigStore`` as ``jaxarc_defaults`` and
+are the first entry of ``conf/config.yaml``'s defaults list; the YAML files of each group are
+named presets that change a few values on top of them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigValidationError, JaxArcConfig
+from .convert import ConfigValidationError, to_container
+from .schema import JaxArcConfig
+
+DEFAULTS_NODE = "jaxarc_defaults"
 
 
-def compose(overrides: Sequence[str] = ()):
+def compose(overrides: Sequence[str] = ()) -> Any:
     """Compose ``jaxarc/conf/config.yaml`` with Hydra overrides; returns a ``DictConfig``."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
@@ -19,6 +27,7 @@ def compose(overrides: Sequence[str] = ()):
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    _register_defaults()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_module(config_module="jaxarc.conf", version_base=None):
@@ -27,7 +36,15 @@ def compose(overrides: Sequence[str] = ()):
         raise ConfigValidationError([_explain_override_error(err)]) from None
 
 
-def load_config(overrides: Sequence[str] = (), config_file: str | Path | None = None) -> JaxArcConfig:
+def _register_defaults() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=DEFAULTS_NODE, node=JaxArcConfig().to_dict())
+
+
+def load_config(
+    overrides: Sequence[str] = (), config_file: str | Path | None = None
+) -> JaxArcConfig:
     """Return the packaged configuration with ``overrides`` applied, validated.
 
     Args:
@@ -41,13 +58,15 @@ def load_config(overrides: Sequence[str] = (), config_file: str | Path | None = 
         return JaxArcConfig.from_hydra(cfg)
     from omegaconf import OmegaConf
 
-    base = OmegaConf.to_container(cfg, resolve=True)
+    base = to_container(cfg)
     path = Path(config_file)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
-    loaded = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
+    loaded: Any = OmegaConf.to_container(OmegaConf.load(path), resolve=True) or {}
     if not isinstance(loaded, Mapping):
-        raise ConfigValidationError([f"{path}: expected a mapping of sections, got {type(loaded).__name__}"])
+        raise ConfigValidationError(
+            [f"{path}: expected a mapping of sections, got {type(loaded).__name__}"]
+        )
     return JaxArcConfig.from_hydra(_deep_merge(base, loaded))
 
 
@@ -72,12 +91,16 @@ def _explain_override_error(err: Exception) -> str:
         if target is not None and hasattr(target, "__dataclass_fields__"):
             names = list(target.__dataclass_fields__)
             close = difflib.get_close_matches(name, names, n=1)
-            hint = f"did you mean '{section + '.' if section else ''}{close[0]}'?" if close else f"valid keys: {names}"
+            hint = (
+                f"did you mean '{section + '.' if section else ''}{close[0]}'?"
+                if close
+                else f"valid keys: {names}"
+            )
             return f"unknown key '{key}': {hint}"
         return f"unknown key '{key}': valid sections are {list(cfg.__dataclass_fields__)}"
     text = text.split("Config search path")[0].strip()
     head, _, options = text.partition("Available options in")
     if options:
-        group, _, names = options.partition(":")
-        text = f"{head.strip()}; valid choices for {group.strip()}: {', '.join(names.split())}"
+        group, _, choices = options.partition(":")
+        text = f"{head.strip()}; valid choices for {group.strip()}: {', '.join(choices.split())}"
     return text.replace("In 'config': ", "")
