@@ -118,18 +118,27 @@ def build_section(cls: type, raw: dict[str, Any], section: str, problems: list[s
     return cls(**kwargs)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+#: plain types: (accepts the value?, converts it)
+_SCALARS: dict[type, tuple[Any, Any]] = {
+    bool: (lambda v: isinstance(v, bool), lambda v: v),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v),
+    float: (_is_number, float),
+    str: (lambda v: isinstance(v, str), lambda v: v),
+}
+
+
 def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
+    """``(True, value as tp)`` when ``value`` fits the annotation ``tp``, else ``(False, None)``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return True, None
-        for arg in args:
-            if arg is not type(None):
-                ok, out = _coerce(value, arg)
-                if ok:
-                    return True, out
-        return False, None
+        fits = (_coerce(value, arg) for arg in args if arg is not type(None))
+        return next((fit for fit in fits if fit[0]), (False, None))
     if origin is Literal:
         return (value in args), value
     if origin is tuple:
@@ -137,15 +146,9 @@ def _coerce(value: Any, tp: Any) -> tuple[bool, Any]:
             return False, None
         items = [_coerce(v, args[0]) for v in value]
         return all(ok for ok, _ in items), tuple(v for _, v in items)
-    if tp is bool:
-        return isinstance(value, bool), value
-    if tp is int:
-        return (isinstance(value, int) and not isinstance(value, bool)), value
-    if tp is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return ok, float(value) if ok else None
-    if tp is str:
-        return isinstance(value, str), value
+    if tp in _SCALARS:
+        accepts, convert = _SCALARS[tp]
+        return (True, convert(value)) if accepts(value) else (False, None)
     return False, None
 
 

@@ -109,9 +109,8 @@ class LoggingConfig(eqx.Module):
 
     # Core logging settings
     log_format: Literal["json", "text"] = "json"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = (
-        "INFO"  # set by the CLI, not the library
-    )
+    # the level `jaxarc train` gives the "jaxarc" logger (the library never changes levels)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     compression: bool = True
     include_full_states: bool = False
 
