@@ -56,8 +56,22 @@ def test_selection_by_size_and_count():
 
 
 def test_unknown_task_id_names_close_matches():
-    with pytest.raises(KeyError, match="unknown task id.*'007bbfb8'.*007bbfb7"):
+    with pytest.raises(KeyError, match=r"unknown task id\(s\): 007bbfb8 \(did you mean 007bbfb7"):
         load_task_buffer(DatasetConfig(task_ids=("007bbfb8",)))
+
+
+def test_numeric_task_ids_from_yaml_are_accepted(tmp_path):
+    import jaxarc
+
+    # an override's parser reads 22168020 as an int: it is an ARC-AGI-1 training task
+    cfg = jaxarc.load_config(["dataset=agi1", "dataset.task_ids=[22168020]"])
+    assert cfg.dataset.task_ids == ("22168020",)
+    assert load_task_buffer(cfg.dataset).task_ids == ("22168020",)
+    # a YAML file reads 00576224 as the number 576224: the zeros are put back
+    old = tmp_path / "old.yaml"
+    old.write_text("dataset:\n  split: eval\n  task_ids: [576224]\n")
+    cfg = jaxarc.load_config(["dataset=agi1"], config_file=old)
+    assert load_task_buffer(cfg.dataset).task_ids == ("00576224",)
 
 
 def test_dataset_ids(tmp_path):

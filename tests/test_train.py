@@ -52,7 +52,7 @@ def host_run(easy_dir, tmp_path_factory):
 def test_learning_happens_on_easy_tasks(host_run):
     run = read_run(host_run.run_dir)
     sim = run.metrics["similarity_mean"]
-    assert run.steps[0] == 0 and run.steps[-1] == 35
+    assert run.steps == [0, 5, 10, 15, 20, 25, 30, 35, 39]  # every 5th and the final update
     assert sim[0] < 0.5 and np.mean(sim[-2:]) > sim[0] + 0.35, sim
 
 
@@ -82,9 +82,15 @@ def test_run_directory_has_everything(host_run):
         "explained_variance",
         "learning_rate",
     }
-    assert [s for s, _ in tensorboard_scalars(d)["batch/similarity_mean"]] == list(range(0, 40, 5))
+    logged = [*range(0, 40, 5), 39]  # the final update is always logged
+    assert [s for s, _ in tensorboard_scalars(d)["batch/similarity_mean"]] == logged
     samples = sorted((d / "svg" / "samples").glob("*.svg"))
-    assert len(samples) == 4 * 3  # updates 0, 10, 20, 30 x num_samples
+    assert len(samples) == 5 * 3  # updates 0, 10, 20, 30 and the final 39 x num_samples
+    # progress metrics: exact env steps after each logged update, steady throughput, N
+    assert [r["metrics"]["env_steps"] for r in records] == [(s + 1) * 32 * 8 for s in logged]
+    assert "env_steps_per_second" not in records[0]["metrics"]  # the first includes compiling
+    assert all(r["metrics"]["env_steps_per_second"] > 0 for r in records[1:])
+    assert all(0 <= r["metrics"]["episodes_finished"] <= 32 for r in records)
     summaries = [
         e["summary"] for e in load_episodes(d) if e["summary"] and "environment_id" in e["summary"]
     ]
@@ -119,7 +125,7 @@ def test_resume_continues_the_step_counter(host_run, easy_dir, tmp_path):
     )
     resumed = train(cfg)
     run = read_run(resumed.run_dir)
-    assert run.steps == [40, 45] and resumed.updates_done == 50
+    assert run.steps == [40, 45, 49] and resumed.updates_done == 50
     assert run.metrics["similarity_mean"][0] > 0.6  # the trained policy, not a fresh one
     assert json.loads((resumed.run_dir / "checkpoint.json").read_text())["update"] == 50
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 logger = logging.getLogger("jaxarc.cli")
 
@@ -20,6 +21,11 @@ def _setup_cli_logging() -> None:
     lib.propagate = False
 
 
+def _message(err: BaseException) -> str:
+    # a KeyError's str() is the repr of its argument; show the sentence itself
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+
+
 def _train(args: argparse.Namespace) -> int:
     from .config import ConfigValidationError, load_config
 
@@ -28,29 +34,42 @@ def _train(args: argparse.Namespace) -> int:
         overrides.append(f"train.resume={args.resume}")
     try:
         config = load_config(overrides)
-        from .train import TrainingDiverged, train
     except ConfigValidationError as err:
         print(f"jaxarc train: {err}", file=sys.stderr)
         return 2
+    if args.cfg:
+        import yaml
+
+        print(yaml.safe_dump(config.to_dict(), sort_keys=False), end="")
+        return 0
+    from .train import TrainingDiverged, train
+
     logging.getLogger("jaxarc").setLevel(config.logging.log_level)  # the application decides
     try:
         result = train(config)
-    except (ValueError, KeyError, FileNotFoundError) as err:
-        print(f"jaxarc train: {err}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
+        print(f"jaxarc train: {_message(err)}", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
         print(f"jaxarc train: training diverged ({err}); stopped.", file=sys.stderr)
         return 3
     if result.run_dir is not None:
-        sps = result.env_steps / max(result.seconds, 1e-9)
-        print(
-            f"\n{result.updates_done} updates, {result.env_steps:,} env steps in "
-            f"{result.seconds:.1f} s ({sps:,.0f} steps/s incl. compile)"
-        )
-        print(f"run directory: {result.run_dir}")
-        print(f"see it as pictures:  jaxarc report {result.run_dir}")
-        print(f"continue training:   jaxarc train --resume {result.run_dir}")
+        _closing_lines(result, config)
     return 130 if result.interrupted else 0
+
+
+def _closing_lines(result: Any, config: Any) -> None:
+    steady = result.steady_steps_per_second
+    rate = f"{steady:,.0f} env steps/s after compilation" if steady else "too short to time"
+    print(
+        f"\n{result.updates_done} updates, {result.env_steps:,} env steps in "
+        f"{result.seconds:.1f} s ({rate})"
+    )
+    print(f"run directory: {result.run_dir}")
+    print(f"see it as pictures:  jaxarc report {result.run_dir}")
+    print(f"continue training:   jaxarc train --resume {result.run_dir}")
+    if config.wandb.enabled and config.wandb.mode == "offline":
+        print(f"upload to wandb:     wandb sync {result.run_dir}/wandb/offline-run-*")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -65,6 +84,35 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_help() -> str:
+    """The groups with their presets and every key of each section, for ``--help``."""
+    import dataclasses
+    import textwrap
+    from importlib.resources import files
+
+    from .config import JaxArcConfig
+
+    config = JaxArcConfig()
+
+    defaults = {
+        line.split(":")[0].strip(" -"): line.split(":")[1].strip()
+        for line in (files("jaxarc.conf") / "config.yaml").read_text().splitlines()
+        if line.startswith("  - ") and ":" in line
+    }
+    lines = ["config groups (pick a preset: group=name; * = default):"]
+    conf = files("jaxarc.conf")
+    for group in sorted(defaults):
+        names = sorted(f.name.removesuffix(".yaml") for f in (conf / group).iterdir())
+        marked = [f"{n}*" if n == defaults[group] else n for n in names if not n.startswith("_")]
+        lines.append(f"  {group:<14} {', '.join(marked)}")
+    lines.append("\nkeys (override any: section.key=value):")
+    for section in dataclasses.fields(config):
+        keys = ", ".join(f.name for f in dataclasses.fields(getattr(config, section.name)))
+        wrapped = textwrap.wrap(keys, 70)
+        lines.append(f"  {section.name:<14} " + ("\n" + " " * 17).join(wrapped))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="jaxarc", description="JAX-native ARC-AGI environments with batched experiment logging"
@@ -75,12 +123,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train PPO on ARC tasks (Hydra overrides as key=value)",
         description="Train PPO. Overrides use Hydra syntax, e.g. "
         "`jaxarc train train.num_envs=256 logging.log_frequency=5`.",
+        epilog=_config_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_train.add_argument(
         "overrides", nargs="*", help="Hydra overrides, e.g. dataset=agi1 train.num_updates=500"
     )
     p_train.add_argument(
         "--resume", help="a run directory (or its checkpoint.eqx) to continue from"
+    )
+    p_train.add_argument(
+        "--cfg",
+        choices=["job"],
+        help="print the resolved configuration (YAML) and exit, as Hydra's --cfg job does",
     )
     p_train.set_defaults(fn=_train)
     p_report = sub.add_parser(

@@ -127,7 +127,8 @@ _SCALARS: dict[type, tuple[Any, Any]] = {
     bool: (lambda v: isinstance(v, bool), lambda v: v),
     int: (lambda v: isinstance(v, int) and not isinstance(v, bool), lambda v: v),
     float: (_is_number, float),
-    str: (lambda v: isinstance(v, str), lambda v: v),
+    # a number is accepted where text is expected (YAML reads the task id 22168020 as an int)
+    str: (lambda v: isinstance(v, str) or _is_number(v), str),
 }
 
 

@@ -7,6 +7,7 @@ named presets that change a few values on top of them.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .convert import ConfigValidationError, to_container
-from .schema import JaxArcConfig
+from .schema import JaxArcConfig, unknown_top_level_key
 
 DEFAULTS_NODE = "jaxarc_defaults"
 
@@ -86,18 +87,13 @@ def _explain_override_error(err: Exception) -> str:
     if match:
         key = match.group(1) or match.group(2)
         section, _, name = key.rpartition(".")
-        cfg = JaxArcConfig()
-        target = getattr(cfg, section, None) if section else cfg
-        if target is not None and hasattr(target, "__dataclass_fields__"):
-            names = list(target.__dataclass_fields__)
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = (
-                f"did you mean '{section + '.' if section else ''}{close[0]}'?"
-                if close
-                else f"valid keys: {names}"
-            )
-            return f"unknown key '{key}': {hint}"
-        return f"unknown key '{key}': valid sections are {list(cfg.__dataclass_fields__)}"
+        target = getattr(JaxArcConfig(), section, None) if section else None
+        if target is None or not dataclasses.is_dataclass(target):
+            return unknown_top_level_key(key)
+        names = [f.name for f in dataclasses.fields(target)]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{section}.{close[0]}'?" if close else f"valid keys: {names}"
+        return f"unknown key '{key}': {hint}"
     text = text.split("Config search path")[0].strip()
     head, _, options = text.partition("Available options in")
     if options:

@@ -10,6 +10,7 @@ The YAML files in ``jaxarc/conf`` are named presets that change a few of these v
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -289,7 +290,7 @@ class JaxArcConfig(eqx.Module):
         known = {f.name: f for f in dataclasses.fields(cls)}
         for key in data:
             if key not in known:
-                problems.append(unknown_key(key, "", known))
+                problems.append(unknown_top_level_key(key))
         for name, field in known.items():
             raw = data.get(name) or {}
             if not isinstance(raw, Mapping):
@@ -301,6 +302,25 @@ class JaxArcConfig(eqx.Module):
         if problems:
             raise ConfigValidationError(problems)
         return config
+
+
+def unknown_top_level_key(key: str) -> str:
+    """The message for a key outside every section, naming the section(s) that have it."""
+    config = JaxArcConfig()
+    sections = [f.name for f in dataclasses.fields(config)]
+    head, _, rest = key.partition(".")
+    close = difflib.get_close_matches(head, sections, n=1)
+    if rest and close:
+        return f"unknown section '{head}' in '{key}'; did you mean '{close[0]}.{rest}'?"
+    owners = [
+        f.name
+        for f in dataclasses.fields(config)
+        if key in {g.name for g in dataclasses.fields(getattr(config, f.name))}
+    ]
+    if owners:
+        options = " or ".join(f"'{owner}.{key}'" for owner in owners)
+        return f"unknown key '{key}': settings live in sections; did you mean {options}?"
+    return unknown_key(key, "", {f.name: f for f in dataclasses.fields(config)})
 
 
 def section_dict(section: Any) -> dict[str, Any]:

@@ -72,6 +72,16 @@ def build_task_buffer(
     )
 
 
+def _padded(task_id: str, raw: Mapping[str, Any]) -> str:
+    padded = task_id.zfill(8)
+    return padded if task_id.isdigit() and task_id not in raw and padded in raw else task_id
+
+
+def _with_hints(task_id: str, raw: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(task_id, list(raw), n=3, cutoff=0.5)
+    return f"{task_id} (did you mean {', '.join(close)}?)" if close else f"{task_id} (no close id)"
+
+
 def select_tasks(
     raw: Mapping[str, Any],
     *,
@@ -89,10 +99,11 @@ def select_tasks(
     ``max_task_size`` (or than ``max_grid_size``) are left out.
     """
     if task_ids:
+        # an all-digit ARC id such as 00576224 reaches us as 576224 when YAML read it as a number
+        task_ids = [_padded(t, raw) for t in task_ids]
         unknown = [t for t in task_ids if t not in raw]
         if unknown:
-            hints = {t: difflib.get_close_matches(t, list(raw), n=3) for t in unknown}
-            raise KeyError(f"unknown task id(s) {unknown}; close matches: {hints}")
+            raise KeyError(f"unknown task id(s): {'; '.join(_with_hints(t, raw) for t in unknown)}")
         return [parse_task(raw[t], t) for t in task_ids]
     limit = min(max_task_size or max_grid_size, max_grid_size)
     selected, too_big = [], 0

@@ -7,10 +7,11 @@ from a host loop and from inside ``jax.jit`` / ``lax.scan``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,26 @@ def _new_run_dir(base: Path, name: str | None) -> Path:
         except FileExistsError:
             continue
     raise RuntimeError(f"could not create a new run directory under {base}")
+
+
+#: (switched on?, module, extra, setting) for each handler that needs an optional package
+_EXTRAS: tuple[tuple[Callable[[JaxArcConfig], bool], str, str, str], ...] = (
+    (lambda c: c.storage.tensorboard, "tensorboardX", "tensorboard", "storage.tensorboard"),
+    (lambda c: c.wandb.enabled, "wandb", "wandb", "wandb.enabled"),
+)
+
+
+def check_extras(config: JaxArcConfig) -> None:
+    """Raise one ``ImportError`` line naming the extra to install when a handler the config
+    switches on lacks its package (checked before any run directory is made)."""
+    import importlib.util
+
+    for wanted, module, extra, setting in _EXTRAS:
+        if wanted(config) and importlib.util.find_spec(module) is None:
+            raise ImportError(
+                f"{setting}=true needs the {module} package: pip install 'jaxarc[{extra}]' "
+                f"(or set {setting}=false)"
+            )
 
 
 def default_handlers(config: JaxArcConfig, run_dir: Path) -> dict[str, Any]:
@@ -111,11 +132,16 @@ class ExperimentLogger:
         self._closed = False
         self._auto_step = 0
         self._pipeline = B.BatchPipeline(config.logging)  # cadence, plans checked once per layout
-        self.task_names: list[str] | tuple[str, ...] | None = (
-            None  # integer task_ids → names (e.g. buffer.task_ids)
-        )
+        # integer task_ids → names (e.g. buffer.task_ids)
+        self.task_names: list[str] | tuple[str, ...] | None = None
+        #: env steps per update: when set, every logged update also gets ``env_steps`` and
+        #: ``env_steps_per_second`` (between logged updates, so compilation is left out)
+        self.env_steps_per_update: int | None = None
+        self._last_event: tuple[int, float] | None = None  # (step, time) of the last metrics
         if not self.is_main_process:
             return
+        if handlers is None:
+            check_extras(config)
         self.run_dir = (
             Path(run_dir)
             if run_dir is not None
@@ -246,6 +272,18 @@ class ExperimentLogger:
             if self.handlers:
                 self._emit(event)
 
+    @property
+    def final_step(self) -> int | None:
+        """The run's last update: it is logged and sampled whatever the frequencies say."""
+        return self._pipeline.cadence.last_step
+
+    @final_step.setter
+    def final_step(self, step: int | None) -> None:
+        cadence = self._pipeline.cadence
+        self._pipeline.cadence = dataclasses.replace(
+            cadence, last_step=None if step is None else int(step)
+        )
+
     def _host_step(self, step: Any) -> int:
         """The update step of a host call; the logger's own count when it is missing or bad."""
         if step is None:
@@ -277,6 +315,8 @@ class ExperimentLogger:
 
     def _emit(self, event: B.Event) -> None:
         if event.metrics:
+            if self.env_steps_per_update:
+                event.metrics.update(self._throughput(event.step))
             self._dispatch("log_aggregated_metrics", event.metrics, event.step)
         for summary in event.summaries:
             self.log_episode_summary(summary)
@@ -300,6 +340,17 @@ class ExperimentLogger:
             )
         except Exception as err:
             logger.warning("batched logging callback failed at update %s: %r", step, err)
+
+    def _throughput(self, step: int) -> dict[str, float | int]:
+        """``env_steps`` done after update ``step``, and env steps/s since the last event."""
+        per_update = int(self.env_steps_per_update or 0)
+        now = time.perf_counter()
+        out: dict[str, float | int] = {"env_steps": (step + 1) * per_update}
+        if self._last_event is not None and step > self._last_event[0]:
+            seconds = max(now - self._last_event[1], 1e-9)
+            out["env_steps_per_second"] = (step - self._last_event[0]) * per_update / seconds
+        self._last_event = (step, now)
+        return out
 
     # shutdown --------------------------------------------------------------------------
     def close(self) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..config import JaxArcConfig
+from ..envs.environment import EnvParams
 from ..factory import make
 from ..logging import ExperimentLogger
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -44,6 +45,8 @@ class TrainResult:
     interrupted: bool
     seconds: float
     env_steps: int
+    #: env steps/s after the first update (compilation left out); None below two updates
+    steady_steps_per_second: float | None = None
 
 
 @dataclass
@@ -145,6 +148,31 @@ def run_jit(
 LOOPS = {"host": run_host, "jit": run_jit}
 
 
+def describe_run(config: JaxArcConfig, params: EnvParams, run_dir: Path | None, start: int) -> str:
+    """What is about to be trained, on what, and where it goes (printed at the start)."""
+    c, d = config.train, config.dataset
+    h, w = params.buffer.grid_shape
+    source = d.data_dir if d.source == "folder" else f"{d.source} {d.split}"
+    limits = [f"max_task_size={d.max_task_size}"] if d.max_task_size else []
+    limits += [f"max_tasks={d.max_tasks}"] if d.max_tasks else []
+    limits += [f"{len(d.task_ids)} chosen ids"] if d.task_ids else []
+    devices = jax.devices()
+    lines = [
+        f"dataset   {source}: {params.buffer.num_tasks} tasks at {h}×{w}"
+        + (f" ({', '.join(limits)})" if limits else ""),
+        f"training  PPO, {c.num_envs} envs × {c.num_steps} steps = "
+        f"{c.num_envs * c.num_steps:,} env steps per update, updates {start}–"
+        f"{start + c.num_updates - 1}, {c.loop} loop, "
+        f"{len(devices)} {devices[0].platform} device(s), "
+        f"episodes ≤ {params.max_episode_steps} steps",
+        f"logging   every {config.logging.log_frequency} updates and the last"
+        if config.logging.batched_logging_enabled
+        else "logging   batched logging off",
+        f"run dir   {run_dir}" if run_dir is not None else "run dir   (not the main process)",
+    ]
+    return "\n".join(lines)
+
+
 def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     """Train PPO as ``config.train`` says, logging as ``config.logging`` says."""
     c = config.train
@@ -161,15 +189,22 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
 
     log = ExperimentLogger(config)
     log.task_names = params.buffer.task_ids
+    log.final_step = start + c.num_updates - 1  # the last update is always logged
+    log.env_steps_per_update = steps_per_update
     rich = log.handlers.get("rich")
     console = console or (rich.console if rich is not None else None)
+    summary = describe_run(config, params, log.run_dir, start)
+    if console is not None:
+        console.print(summary, highlight=False)
+    else:
+        logger.info("%s", summary)
     t0 = time.perf_counter()
     interrupted = False
-    with ProgressBar(console, c.num_updates, steps_per_update) as bar:
+    with ProgressBar(console, c.num_updates, steps_per_update, start) as bar:
+        if log.handlers:
+            log.handlers["progress"] = bar  # the in-jit loop reports through the logger
         try:
-            LOOPS[c.loop](
-                ppo, log, tally, start + c.num_updates, lambda done: bar.show(done - start)
-            )
+            LOOPS[c.loop](ppo, log, tally, start + c.num_updates, bar.show)
             jax.block_until_ready(tally.runner)
         except KeyboardInterrupt:
             interrupted = True
@@ -185,11 +220,11 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
             log.close()
             raise
     seconds = time.perf_counter() - t0
+    steady = bar.steady_rate(tally.done)
     try:
         if log.run_dir is not None and not bool(tally.runner.diverged):
             save_checkpoint(log.run_dir, tally.runner)
     finally:
         log.close()
-    return TrainResult(
-        log.run_dir, tally.done, interrupted, seconds, (tally.done - start) * steps_per_update
-    )
+    env_steps = (tally.done - start) * steps_per_update
+    return TrainResult(log.run_dir, tally.done, interrupted, seconds, env_steps, steady)

@@ -156,6 +156,7 @@ class PPO:
         residual_var = jnp.var(returns - traj.value)
         explained_variance = 1.0 - residual_var / jnp.maximum(jnp.var(returns), 1e-8)
         e = runner.env_state.stats
+        done = e.episodes_finished > finished_before  # an episode ended during this rollout
         diverged = runner.diverged | ~jnp.isfinite(total)
         runner = Runner(model, opt_state, runner.env_state, key, runner.update + 1, diverged)
         batch_data = {
@@ -163,7 +164,8 @@ class PPO:
             "episode_lengths": e.last_length,
             "similarity_scores": e.last_similarity,
             "success_mask": e.last_success,
-            "episode_done_mask": e.episodes_finished > finished_before,
+            "episode_done_mask": done,
+            "episodes_finished": jnp.sum(done, dtype=jnp.int32),
             "policy_loss": policy_loss,
             "value_loss": value_loss,
             "gradient_norm": grad_norm,

@@ -1,4 +1,9 @@
-"""The training progress bar (rich), a no-op without a console."""
+"""The training progress bar (rich), a no-op without a console.
+
+It is also a logging handler: registered with the :class:`ExperimentLogger`, it moves on
+every logged update, which is how the in-jit loop (whose updates report only through the
+logger's callback) drives it.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from typing import Any
 
 
 class ProgressBar:
-    """``updates done / total`` and env steps/s since the start."""
+    """``updates done / total`` and the steady-state env steps/s (compilation left out)."""
 
-    def __init__(self, console: Any, total: int, steps_per_update: int):
+    def __init__(self, console: Any, total: int, steps_per_update: int, start: int = 0):
         self.steps_per_update = steps_per_update
-        self.t0 = time.perf_counter()
+        self.start = start
+        self._first: tuple[int, float] | None = None  # (updates, time) when the first finished
         self._bar: Any = None
         self._task: Any = None
         if console is None:
@@ -27,7 +33,7 @@ class ProgressBar:
         )
 
         self._bar = Progress(
-            TextColumn("[bold]training"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("updates"),
@@ -37,7 +43,9 @@ class ProgressBar:
             console=console,
             transient=False,
         )
-        self._task = self._bar.add_task("train", total=total, completed=0, sps="-")
+        self._task = self._bar.add_task(
+            "compiling the update (first call)", total=total, completed=0, sps="-"
+        )
 
     def __enter__(self) -> ProgressBar:
         if self._bar is not None:
@@ -50,8 +58,26 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.stop()
 
+    def steady_rate(self, updates_done: int) -> float | None:
+        """Env steps/s since the first update finished (``None`` until a second one has)."""
+        if self._first is None or updates_done <= self._first[0]:
+            return None
+        seconds = max(time.perf_counter() - self._first[1], 1e-9)
+        return (updates_done - self._first[0]) * self.steps_per_update / seconds
+
     def show(self, updates_done: int) -> None:
-        """Show ``updates_done`` updates (counted from this bar's start)."""
+        """Show ``updates_done`` updates in all (counted from the run's first update, 0)."""
+        if self._first is None:
+            self._first = (updates_done, time.perf_counter())
         if self._bar is not None:
-            rate = updates_done * self.steps_per_update / max(time.perf_counter() - self.t0, 1e-9)
-            self._bar.update(self._task, completed=updates_done, sps=f"{rate:,.0f}")
+            rate = self.steady_rate(updates_done)
+            self._bar.update(
+                self._task,
+                description="training",
+                completed=updates_done - self.start,
+                sps="-" if rate is None else f"{rate:,.0f}",
+            )
+
+    # as a logging handler: the in-jit loop's updates arrive here ------------------------
+    def log_aggregated_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        self.show(step + 1)

@@ -29,8 +29,11 @@ class MetricSpec:
             mean) or ``"scalar"`` (passed through).
         flag: the ``LoggingConfig`` flag that switches it off (``None``: always on).
         group: the console table's group.
-        panel: the report's panel (metrics sharing a panel are drawn together).
+        panel: the report's panel (metrics sharing a panel are drawn together; ``None``: not
+            drawn as a curve).
         better: ``"higher"``/``"lower"`` where a best value means something, else ``None``.
+        bounds: the physical ``(low, high)`` limits of the value (``None``: unbounded), so
+            that a drawn spread never crosses them.
     """
 
     key: str
@@ -38,8 +41,9 @@ class MetricSpec:
     kind: Literal["vector", "rate", "scalar"]
     flag: str | None
     group: str
-    panel: str
+    panel: str | None
     better: Literal["higher", "lower"] | None = None
+    bounds: tuple[float | None, float | None] = (None, None)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -67,6 +71,7 @@ CONTRACT: tuple[MetricSpec, ...] = (
         "Similarity",
         "Similarity",
         "higher",
+        (0.0, 1.0),
     ),
     MetricSpec(
         "episode_lengths",
@@ -75,6 +80,8 @@ CONTRACT: tuple[MetricSpec, ...] = (
         "log_episode_lengths",
         "Episode length",
         "Episode length",
+        None,
+        (0.0, None),
     ),
     MetricSpec(
         "success_mask",
@@ -84,6 +91,7 @@ CONTRACT: tuple[MetricSpec, ...] = (
         "Success rate",
         "Success rate",
         "higher",
+        (0.0, 1.0),
     ),
     MetricSpec(
         "policy_loss", "policy_loss", "scalar", "log_loss_metrics", "Training", "Losses", "lower"
@@ -110,6 +118,13 @@ CONTRACT: tuple[MetricSpec, ...] = (
         "higher",
     ),
     MetricSpec("learning_rate", "learning_rate", "scalar", None, "Training", "Learning rate"),
+    # how many episodes the statistics above come from (the N of success_rate)
+    MetricSpec("episodes_finished", "episodes_finished", "scalar", None, "Progress", None),
+    # added by the logger when it knows env_steps_per_update (ExperimentLogger)
+    MetricSpec("env_steps", "env_steps", "scalar", None, "Progress", None),
+    MetricSpec(
+        "env_steps_per_second", "env_steps_per_second", "scalar", None, "Progress", "Throughput"
+    ),
 )
 BY_KEY: dict[str, MetricSpec] = {spec.key: spec for spec in CONTRACT}
 BY_METRIC: dict[str, MetricSpec] = {spec.metric: spec for spec in CONTRACT}
@@ -164,5 +179,11 @@ PANELS: tuple[tuple[str, tuple[str, ...], bool], ...] = tuple(
         tuple(s.metric for s in CONTRACT if s.panel == panel),
         any(s.kind == "vector" for s in CONTRACT if s.panel == panel),
     )
-    for panel in dict.fromkeys(spec.panel for spec in CONTRACT)
+    for panel in dict.fromkeys(spec.panel for spec in CONTRACT if spec.panel is not None)
 )
+
+
+def bounds_of(name: str) -> tuple[float | None, float | None]:
+    """The physical limits of a metric's values (``(None, None)`` when unknown)."""
+    spec = spec_of(name)
+    return spec.bounds if spec is not None else (None, None)

@@ -34,10 +34,12 @@ logger = logging.getLogger("jaxarc.logging.batch")
 @dataclass(frozen=True)
 class Cadence:
     """When an update is logged: aggregated every ``log_every`` updates, sampled every
-    ``sample_every`` (``None``: never). Works on Python ints and on traced steps."""
+    ``sample_every`` (``None``: never), and both at ``last_step`` (the run's final update,
+    when the caller knows it). Works on Python ints and on traced steps."""
 
     log_every: int | None
     sample_every: int | None
+    last_step: int | None = None
 
     @classmethod
     def from_config(cls, config: LoggingConfig) -> Cadence:
@@ -46,11 +48,19 @@ class Cadence:
             config.sample_frequency if config.sampling_enabled else None,
         )
 
+    def _due(self, step: Any, every: int | None) -> Any:
+        if every is None:
+            return False
+        if type(step) is int:  # the host fast path: plain Python, no device work
+            return step % every == 0 or step == self.last_step
+        due = step % every == 0
+        return due if self.last_step is None else due | (step == self.last_step)
+
     def should_log(self, step: Any) -> Any:
-        return False if self.log_every is None else step % self.log_every == 0
+        return self._due(step, self.log_every)
 
     def should_sample(self, step: Any) -> Any:
-        return False if self.sample_every is None else step % self.sample_every == 0
+        return self._due(step, self.sample_every)
 
 
 class Event(NamedTuple):
