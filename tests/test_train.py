@@ -211,3 +211,42 @@ def test_sharded_training_gives_the_same_statistics(easy_dir, tmp_path):
     assert multi.steps == single.steps == [0, 5]
     for key in ("similarity_mean", "reward_mean", "episode_length_mean"):
         np.testing.assert_allclose(multi.metrics[key], single.metrics[key], rtol=1e-4, atol=1e-5)
+
+
+def test_progress_bar_says_compiling_then_steady_throughput():
+    from rich.console import Console
+
+    from jaxarc.train.progress import ProgressBar
+
+    bar = ProgressBar(Console(record=True, width=120), total=10, steps_per_update=100, start=0)
+    task = bar._bar.tasks[0]
+    assert task.description.startswith("compiling")
+    bar.show(1)  # the first update finished: it included compilation
+    assert task.description == "training" and task.fields["sps"] == "-"
+    assert bar.steady_rate(1) is None
+    bar.show(3)
+    assert task.completed == 3 and bar.steady_rate(3) > 0 and task.fields["sps"] != "-"
+    bar.log_aggregated_metrics({}, 6)  # as a logging handler (the jit loop's updates)
+    assert task.completed == 7
+
+
+def test_short_jit_run_from_the_cli_logs_its_final_update(easy_dir, tmp_path, capsys):
+    from jaxarc.cli import main as cli_main
+
+    overrides = easy_overrides(
+        easy_dir,
+        tmp_path,
+        3,
+        loop="jit",
+        extra=["logging.log_frequency=10", "visualization.console=true", "wandb.enabled=true"],
+    )
+    assert cli_main(["train", *overrides]) == 0
+    out = capsys.readouterr().out
+    assert "dataset   " in out and "2 tasks at 3×3" in out and "32 envs × 8 steps" in out
+    assert "3/3" in out  # the bar reached the end from inside jit
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert f"run dir   {run_dir}" in out.replace("\n", "")
+    assert f"wandb sync {run_dir}/wandb/offline-run-*" in out
+    run = read_run(run_dir)  # shorter than log_frequency, yet it has metrics: 0 and the final 2
+    assert run.steps == [0, 2] and run.metrics["env_steps"] == [256, 768]
+    assert cli_main(["report", str(run_dir)]) == 0

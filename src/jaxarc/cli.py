@@ -77,7 +77,7 @@ def _report(args: argparse.Namespace) -> int:
 
     try:
         out = build_report(args.run_dirs, args.output, png=args.png)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ImportError) as err:
         print(f"jaxarc report: {err}", file=sys.stderr)
         return 2
     print(f"report written to {out}")

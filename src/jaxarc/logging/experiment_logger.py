@@ -51,7 +51,6 @@ def _new_run_dir(base: Path, name: str | None) -> Path:
 
 #: (switched on?, module, extra, setting) for each handler that needs an optional package
 _EXTRAS: tuple[tuple[Callable[[JaxArcConfig], bool], str, str, str], ...] = (
-    (lambda c: c.storage.tensorboard, "tensorboardX", "tensorboard", "storage.tensorboard"),
     (lambda c: c.wandb.enabled, "wandb", "wandb", "wandb.enabled"),
 )
 

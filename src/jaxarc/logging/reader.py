@@ -38,6 +38,8 @@ def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     Also reads runs still being written: a torn (incomplete) last line is ignored. Raises
     ``FileNotFoundError`` when the run has no batch metrics.
     """
+    if not Path(run_dir).is_dir():
+        raise FileNotFoundError(f"{run_dir} does not exist (or is not a directory)")
     paths = sorted(Path(run_dir).glob(f"**/{BATCH_METRICS_FILE}"))
     if not paths:
         raise FileNotFoundError(

@@ -17,13 +17,7 @@ class TensorBoardHandler(BaseHandler):
     """
 
     def __init__(self, run_dir: str | Path):
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError as err:  # pragma: no cover - exercised only without the extra
-            raise ImportError(
-                "the TensorBoard handler needs tensorboardX: pip install 'jaxarc[tensorboard]' "
-                "(or set storage.tensorboard=false)"
-            ) from err
+        from tensorboardX import SummaryWriter  # a dependency of jaxarc
         self.writer = SummaryWriter(logdir=str(Path(run_dir) / "tensorboard"), flush_secs=1)
         self._env_steps = 0
 

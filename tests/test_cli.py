@@ -1,0 +1,74 @@
+"""What a newcomer meets at the command line: help, the resolved config, one-line errors."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import yaml
+
+import jaxarc
+from jaxarc.cli import main as cli_main
+
+
+def test_help_lists_groups_presets_and_keys(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli_main(["train", "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "dataset        agi1, agi1_small*, agi2, folder" in out  # * marks the default
+    assert "logging        basic, batched*" in out
+    assert "num_envs" in out and "sample_frequency" in out and "max_episode_steps" in out
+
+
+def test_cfg_job_prints_the_resolved_config_and_trains_nothing(capsys, tmp_path):
+    code = cli_main(
+        ["train", "--cfg", "job", "train.num_envs=8", f"storage.base_output_dir={tmp_path}"]
+    )
+    assert code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (
+        printed
+        == jaxarc.load_config(["train.num_envs=8", f"storage.base_output_dir={tmp_path}"]).to_dict()
+    )
+    assert printed["train"]["num_envs"] == 8 and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("num_envs=8", "did you mean 'train.num_envs'?"),
+        ("trian.num_envs=8", "did you mean 'train.num_envs'?"),
+        ("train.num_env=8", "did you mean 'train.num_envs'?"),
+        ("dataset=agi3", "valid choices for 'dataset': agi1, agi1_small, agi2, folder"),
+    ],
+)
+def test_config_mistakes_are_one_clear_message(override, message, capsys, tmp_path):
+    assert cli_main(["train", override, f"storage.base_output_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # no stale run directory
+
+
+def test_unknown_task_id_is_a_sentence_not_a_repr(capsys, tmp_path):
+    args = ["train", "dataset.task_ids=[007bbfb8]", f"storage.base_output_dir={tmp_path}"]
+    assert cli_main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        err
+        == "jaxarc train: unknown task id(s): 007bbfb8 (did you mean 007bbfb7, bb43febb, 8a004b2b?)"
+    )
+
+
+def test_a_missing_extra_is_one_line_before_any_run_directory(monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a)
+    )
+    cfg = jaxarc.load_config(["wandb.enabled=true", f"storage.base_output_dir={tmp_path}"])
+    with pytest.raises(
+        ImportError,
+        match=r"^wandb.enabled=true needs the wandb package: pip install 'jaxarc\[wandb\]'",
+    ):
+        jaxarc.ExperimentLogger(cfg)
+    assert not any(tmp_path.iterdir())
