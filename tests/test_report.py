@@ -116,14 +116,9 @@ def test_single_run_report_has_sections_and_true_numbers(runs, tmp_path):
     page = out.read_text()
     doc = parse(out)
     assert {"curves", "summary", "config", "gallery"} <= set(doc.ids)
-    assert doc.groups[:6] == [
-        "Reward",
-        "Similarity",
-        "Episode length",
-        "Success rate",
-        "Losses",
-        "Gradient norm",
-    ]
+    assert doc.groups[:5] == ["Reward", "Similarity", "Episode length", "Success rate", "Losses"]
+    # a constant is stated, not drawn (the gradient norm and learning rate never change here)
+    assert "Gradient norm" not in doc.groups and "Gradient norm: 0.5 throughout" in page
     import re
 
     assert (
@@ -235,3 +230,52 @@ def test_report_renders_in_headless_chromium(runs, tmp_path):
         if "CONSOLE" in line and "rror" in line
     ]
     assert not console_errors, console_errors
+
+
+def test_bounds_baselines_episode_counts_and_env_steps_axis(tmp_path):
+    """Std bands stop at physical limits, the trivial policies are drawn and tabled, the
+    success rate says its N, and the x-axis is env steps when the run logged them."""
+    cfg = jaxarc.load_config(
+        [
+            f"storage.base_output_dir={tmp_path}",
+            "storage.run_name=bounded",
+            "visualization.console=false",
+            "storage.tensorboard=false",
+            "logging.log_frequency=1",
+            "logging.sampling_enabled=false",
+        ]
+    )
+    with ExperimentLogger(cfg) as log:
+        log.env_steps_per_update = 128
+        for u in range(4):
+            sims = jnp.asarray([0.0, 0.0, 0.0, 1.0] if u % 2 else [1.0, 1.0, 1.0, 0.0])
+            log.log_batch_step(
+                {
+                    "update_step": u,
+                    "similarity_scores": sims,  # mean ± std crosses 0 and 1 without clipping
+                    "success_mask": sims >= 1.0,
+                    "episodes_finished": 4 + u,
+                }
+            )
+    (log.run_dir / "baselines.json").write_text(
+        json.dumps(
+            {
+                "submit_at_once": {"similarity_mean": 0.378, "success_rate": 0.0, "episodes": 46},
+                "random": {"similarity_mean": 0.18, "success_rate": 0.0, "episodes": 256},
+            }
+        )
+    )
+    page = build_report([log.run_dir], tmp_path / "b.html").read_text()
+    assert "<!-- env steps -->" in page  # the x-axis label (matplotlib keeps text as comments)
+    assert "Success rate (N = 4–7 episodes per update)" in page
+    assert "submit at once (0.378)" in page and "random (0.18)" in page  # legend entries
+    doc = parse(tmp_path / "b.html")
+    rows = {r[1][1]: r for r in doc.rows if len(r) == 6}
+    assert rows["submit at once"][3][1] == "0.378" and rows["random"][5][1] == "256"
+    from jaxarc.report import _figure
+
+    run = read_run(log.run_dir)
+    fig = _figure("Similarity", [run], "similarity", x="env_steps")
+    band = fig.axes[0].collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() >= 0.0 and band[:, 1].max() <= 1.0
+    assert band[:, 0].min() == 128 and band[:, 0].max() == 512  # env steps, not updates

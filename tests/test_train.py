@@ -14,6 +14,7 @@ import pytest
 import jaxarc
 from jaxarc.cli import main as cli_main
 from jaxarc.logging import load_episodes, read_run
+from jaxarc.report import build_report
 from jaxarc.train import TrainingDiverged, train
 from tests.helpers import tensorboard_scalars, wandb_history
 
@@ -91,6 +92,14 @@ def test_run_directory_has_everything(host_run):
     assert "env_steps_per_second" not in records[0]["metrics"]  # the first includes compiling
     assert all(r["metrics"]["env_steps_per_second"] > 0 for r in records[1:])
     assert all(0 <= r["metrics"]["episodes_finished"] <= 32 for r in records)
+    # the trivial policies on the same tasks, for the report's reference lines
+    baselines = json.loads((d / "baselines.json").read_text())
+    assert baselines["submit_at_once"]["episode_length_mean"] == 1.0
+    assert baselines["random"]["episodes"] == 1024 and set(baselines) == {
+        "submit_at_once",
+        "random",
+    }
+    assert "submit at once" in build_report([d], d / "r.html").read_text()
     summaries = [
         e["summary"] for e in load_episodes(d) if e["summary"] and "environment_id" in e["summary"]
     ]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .logging.batch.contract import PANELS, better_of
+from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
 from .logging.reader import RunData, read_run
 
 if TYPE_CHECKING:
@@ -31,15 +31,43 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 MAX_GALLERY_STEPS = 8
 
 
-def _series(run: RunData, name: str) -> tuple[np.ndarray, np.ndarray]:
+#: which baseline numbers go on which panel, and how each is drawn
+BASELINE_PANELS = {
+    "Reward": "reward_mean",
+    "Similarity": "similarity_mean",
+    "Success rate": "success_rate",
+}
+BASELINE_STYLES = {
+    "submit_at_once": ("submit at once", (0, (4, 2))),
+    "random": ("random", (0, (1, 2))),
+}
+
+
+def _series(run: RunData, name: str, x: str = "update") -> tuple[np.ndarray, np.ndarray]:
+    """``(x, values)`` of one metric where it was logged; ``x`` is the update or env steps."""
     values = run.metrics.get(name)
     if values is None:
         return np.array([]), np.array([])
-    pairs = [(s, v) for s, v in zip(run.steps, values, strict=True) if v is not None]
+    env_steps = run.metrics.get("env_steps") if x == "env_steps" else None
+    xs: Sequence[float | int | None] = env_steps if env_steps is not None else run.steps
+    pairs = [(s, v) for s, v in zip(xs, values, strict=True) if v is not None and s is not None]
     if not pairs:
         return np.array([]), np.array([])
     s, v = zip(*pairs, strict=True)
     return np.asarray(s), np.asarray(v, float)
+
+
+def _x_axis(runs: Sequence[RunData]) -> str:
+    """Env steps when every run logged them (runs compare at equal experience), else updates."""
+    have = all(run.metrics.get("env_steps") for run in runs)
+    return "env_steps" if have else "update"
+
+
+def _is_constant(runs: Sequence[RunData], names: Sequence[str]) -> float | None:
+    """The one value every logged point of ``names`` has, if there is one (e.g. a fixed
+    learning rate); such a panel is stated in words instead of drawn."""
+    values = {v for run in runs for n in names for v in run.metrics.get(n, []) if v is not None}
+    return values.pop() if len(values) == 1 else None
 
 
 def _group_metrics(spec: str | Sequence[str]) -> list[str]:
@@ -51,7 +79,9 @@ def _group_metrics(spec: str | Sequence[str]) -> list[str]:
 
 
 def _other_metrics(runs: Sequence[RunData]) -> list[str]:
+    """Metrics outside every panel (counters such as ``env_steps`` are not curves)."""
     known = {m for _, spec in GROUPS for m in _group_metrics(spec)}
+    known |= {n for spec in CONTRACT if spec.panel is None for n in spec.names}
     names: list[str] = []
     for run in runs:
         names += [k for k in run.metrics if k not in known and k not in names]
@@ -59,7 +89,11 @@ def _other_metrics(runs: Sequence[RunData]) -> list[str]:
 
 
 def _figure(
-    title: str, runs: Sequence[RunData], spec: str | Sequence[str], names: list[str] | None = None
+    title: str,
+    runs: Sequence[RunData],
+    spec: str | Sequence[str],
+    names: list[str] | None = None,
+    x: str = "update",
 ) -> Figure | None:
     import matplotlib
 
@@ -72,29 +106,30 @@ def _figure(
         colour = COLOURS[i % len(COLOURS)]
         label = run.name if len(runs) > 1 else None
         if isinstance(spec, str):
-            steps, mean = _series(run, f"{spec}_mean")
+            steps, mean = _series(run, f"{spec}_mean", x)
             if not len(steps):
                 continue
             drawn = True
             ax.plot(steps, mean, color=colour, lw=1.8, label=label or "mean")
-            s_std, std = _series(run, f"{spec}_std")
+            s_std, std = _series(run, f"{spec}_std", x)
             if len(std) == len(mean):
+                low, high = bounds_of(f"{spec}_mean")  # a spread never crosses physical limits
                 ax.fill_between(
                     steps,
-                    mean - std,
-                    mean + std,
+                    np.clip(mean - std, low, high),
+                    np.clip(mean + std, low, high),
                     color=colour,
                     alpha=0.18,
                     lw=0,
                     label=None if label else "± std",
                 )
             for stat, style in (("min", ":"), ("max", "--")):
-                s, v = _series(run, f"{spec}_{stat}")
+                s, v = _series(run, f"{spec}_{stat}", x)
                 if len(s):
                     ax.plot(s, v, color=colour, lw=0.7, ls=style, label=None if label else stat)
         else:
             for j, name in enumerate(names or spec):
-                steps, v = _series(run, name)
+                steps, v = _series(run, name, x)
                 if len(steps):
                     drawn = True
                     ls = ("-", "--", ":", "-.")[j % 4]
@@ -109,12 +144,45 @@ def _figure(
     if not drawn:
         plt.close(fig)
         return None
-    ax.set_title(title, fontsize=11)
-    ax.set_xlabel("update")
+    _draw_baselines(ax, title, runs)
+    ax.set_title(_title(title, runs), fontsize=11)
+    ax.set_xlabel("env steps" if x == "env_steps" else "update")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+def _draw_baselines(ax: Any, title: str, runs: Sequence[RunData]) -> None:
+    """Horizontal lines at the trivial policies' scores on this run's tasks."""
+    metric = BASELINE_PANELS.get(title)
+    if metric is None:
+        return
+    for i, run in enumerate(runs):
+        for name, scores in run.baselines.items():
+            if name in BASELINE_STYLES and isinstance(scores.get(metric), int | float):
+                label, dashes = BASELINE_STYLES[name]
+                ax.axhline(
+                    scores[metric],
+                    color=COLOURS[i % len(COLOURS)],
+                    lw=0.9,
+                    ls=dashes,
+                    alpha=0.8,
+                    label=f"{label} ({scores[metric]:.3g})",
+                )
+
+
+def _title(title: str, runs: Sequence[RunData]) -> str:
+    """The panel title; the success rate says from how many episodes it comes."""
+    if title != "Success rate":
+        return title
+    counts = [v for run in runs for v in run.metrics.get("episodes_finished", []) if v is not None]
+    if not counts:
+        return title
+    low, high = int(min(counts)), int(max(counts))
+    return (
+        f"{title} (N = {low}–{high} episodes per update)" if low != high else f"{title} (N = {low})"
+    )
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -187,20 +255,40 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>jaxarc report: {html.escape(', '.join(r.name for r in runs))}</title>"
-        f"<style>{CSS}</style></head><body>"
+        f"<style>{CSS}</style></head><body>",
+        *_header(runs),
+        *_curves(runs, figures),
+        *_summary(runs),
+        *_configuration(runs),
+        *_gallery_section(runs),
+        "</body></html>",
     ]
-    parts.append("<h1>jaxarc report</h1><p class='muted'>")
+    return "".join(parts), figures
+
+
+def _header(runs: Sequence[RunData]) -> list[str]:
+    parts = ["<h1>jaxarc report</h1><p class='muted'>"]
     for i, run in enumerate(runs):
         last = run.steps[-1] if run.steps else "-"
         parts.append(
             f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>"
             f"{html.escape(run.name)} ({len(run.steps)} logged updates, last update {last})<br>"
         )
-    parts.append("</p><section id='curves'><h2>Learning curves</h2><div class='plots'>")
+    parts.append("</p>")
+    return parts
+
+
+def _curves(runs: Sequence[RunData], figures: dict[str, Any]) -> list[str]:
+    """One plot per panel; a panel whose value never changed is stated in words instead."""
+    parts = ["<section id='curves'><h2>Learning curves</h2><div class='plots'>"]
     others = tuple(_other_metrics(runs))
     sections = [*GROUPS, ("Other metrics", others)] if others else list(GROUPS)
+    x, constant = _x_axis(runs), []
     for title, spec in sections:
-        fig = _figure(title, runs, spec)
+        if not isinstance(spec, str) and (value := _is_constant(runs, spec)) is not None:
+            constant.append(f"{html.escape(title)}: {value:.4g} throughout")
+            continue
+        fig = _figure(title, runs, spec, x=x)
         if fig is None:
             continue
         figures[title] = fig
@@ -209,13 +297,20 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
             f"<div class='plot' id='plot-{slug}' data-metric-group='{html.escape(title)}'>"
             f"{_svg_text(fig)}</div>"
         )
-    parts.append("</div></section>")
+    parts.append("</div>")
+    if constant:
+        listed = "; ".join(constant)
+        parts.append(f"<p class='muted' id='constants'>Not drawn (constant): {listed}.</p>")
+    parts.append("</section>")
+    return parts
 
-    parts.append(
+
+def _summary(runs: Sequence[RunData]) -> list[str]:
+    parts = [
         "<section id='summary'><h2>Final and best values</h2><table><tr>"
         "<th class='l'>run</th><th class='l'>metric</th>"
         "<th>final</th><th>best</th><th>best at update</th></tr>"
-    )
+    ]
     for run_name, name, final, best, at in _summary_rows(runs):
         parts.append(
             f"<tr><td class='l'>{html.escape(run_name)}</td><td class='l'>{html.escape(name)}</td>"
@@ -226,28 +321,52 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
                 else f"<td data-value='{best!r}'>{best:.4g}</td><td>{at}</td></tr>"
             )
         )
-    parts.append("</table></section>")
+    parts.append("</table>")
+    baselines = [(run, run.baselines) for run in runs]
+    if any(b for _, b in baselines):
+        parts.append(
+            "<h3>Trivial policies on the same tasks</h3><table id='baselines'><tr>"
+            "<th class='l'>run</th><th class='l'>policy</th><th>reward</th><th>similarity</th>"
+            "<th>success rate</th><th>episodes</th></tr>"
+        )
+        for run, table in baselines:
+            for name, scores in table.items():
+                cells = "".join(
+                    f"<td>{scores[k]:.4g}</td>"
+                    if isinstance(scores.get(k), int | float)
+                    else "<td>—</td>"
+                    for k in ("reward_mean", "similarity_mean", "success_rate", "episodes")
+                )
+                label = BASELINE_STYLES.get(name, (name, None))[0]
+                parts.append(
+                    f"<tr><td class='l'>{html.escape(run.name)}</td>"
+                    f"<td class='l'>{html.escape(label)}</td>{cells}</tr>"
+                )
+        parts.append("</table>")
+    parts.append("</section>")
+    return parts
 
+
+def _configuration(runs: Sequence[RunData]) -> list[str]:
     flat = [_flatten(r.config) for r in runs]
     keys = sorted({k for f in flat for k in f})
     differing = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
-    parts.append("<section id='config'><h2>Configuration</h2>")
-    if len(runs) > 1:
-        if differing:
+    parts = ["<section id='config'><h2>Configuration</h2>"]
+    if len(runs) > 1 and differing:
+        parts.append(
+            "<table><tr><th class='l'>key</th>"
+            + "".join(f"<th class='l'>{html.escape(r.name)}</th>" for r in runs)
+            + "</tr>"
+        )
+        for k in differing:
             parts.append(
-                "<table><tr><th class='l'>key</th>"
-                + "".join(f"<th class='l'>{html.escape(r.name)}</th>" for r in runs)
+                f"<tr><td class='l'>{html.escape(k)}</td>"
+                + "".join(f"<td class='l'>{html.escape(repr(f.get(k)))}</td>" for f in flat)
                 + "</tr>"
             )
-            for k in differing:
-                parts.append(
-                    f"<tr><td class='l'>{html.escape(k)}</td>"
-                    + "".join(f"<td class='l'>{html.escape(repr(f.get(k)))}</td>" for f in flat)
-                    + "</tr>"
-                )
-            parts.append("</table>")
-        else:
-            parts.append("<p class='muted'>The runs have the same configuration.</p>")
+        parts.append("</table>")
+    elif len(runs) > 1:
+        parts.append("<p class='muted'>The runs have the same configuration.</p>")
     shown = flat[0] if flat else {}
     parts.append(
         f"<details><summary>Full configuration of {html.escape(runs[0].name)}</summary><table>"
@@ -258,12 +377,15 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
             f"<td class='l'>{html.escape(repr(shown[k]))}</td></tr>"
         )
     parts.append("</table></details></section>")
+    return parts
 
-    parts.append(
+
+def _gallery_section(runs: Sequence[RunData]) -> list[str]:
+    parts = [
         "<section id='gallery'><h2>Sampled episodes</h2>"
         "<p class='muted'>Initial, final and target grids of the "
         "environments sampled at each logged update.</p>"
-    )
+    ]
     any_samples = False
     for run in runs:
         for step, samples in _gallery(run):
@@ -282,8 +404,8 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
             "<p class='muted'>No sampled episodes were written "
             "(sampling off, or the run is too short).</p>"
         )
-    parts.append("</section></body></html>")
-    return "".join(parts), figures
+    parts.append("</section>")
+    return parts
 
 
 def _svg_text(fig: Figure) -> str:

@@ -218,6 +218,8 @@ class TrainConfig(eqx.Module):
     loop: Literal["host", "jit"] = "host"
     checkpoint_every: int = 50
     resume: str | None = None
+    # score submit-at-once and a random policy on the run's tasks (baselines.json, the report)
+    baselines: bool = True
 
     def problems(self) -> list[str]:
         out = []

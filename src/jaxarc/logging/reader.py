@@ -15,6 +15,11 @@ from .handlers.file import BATCH_METRICS_FILE
 
 logger = logging.getLogger("jaxarc.logging.reader")
 
+#: the trivial policies' scores on a run's tasks (written by `jaxarc train`):
+#: ``{"submit_at_once": {"reward_mean": ..., "similarity_mean": ..., "success_rate": ...,
+#: "episodes": ...}, "random": {...}}``
+BASELINES_FILE = "baselines.json"
+
 
 @dataclass
 class RunData:
@@ -26,6 +31,7 @@ class RunData:
     metrics: dict[str, list[float | None]]
     timestamps: list[float]
     config: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -86,7 +92,21 @@ def read_run(run_dir: str | Path) -> RunData:
         metrics=metrics,
         timestamps=[float(r.get("timestamp", 0.0)) for r in records],
         config=config or {},
+        baselines=read_baselines(run_dir),
     )
+
+
+def read_baselines(run_dir: str | Path) -> dict[str, dict[str, float]]:
+    """The run's ``baselines.json`` (``{}`` when absent; unreadable is a warning, not an error)."""
+    path = Path(run_dir) / BASELINES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        logger.warning("%s is unreadable (%r); going on without baselines", path, err)
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 
 
 def load_episodes(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ them — the end, Ctrl-C, divergence — :func:`train` saves and closes from the
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from ..config import JaxArcConfig
 from ..envs.environment import EnvParams
 from ..factory import make
 from ..logging import ExperimentLogger
+from ..logging.reader import BASELINES_FILE
+from .baselines import trivial_baselines
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ppo import PPO, Runner
 from .progress import ProgressBar
@@ -148,7 +151,20 @@ def run_jit(
 LOOPS = {"host": run_host, "jit": run_jit}
 
 
-def describe_run(config: JaxArcConfig, params: EnvParams, run_dir: Path | None, start: int) -> str:
+def write_baselines(run_dir: Path, params: EnvParams, seed: int) -> dict[str, dict[str, Any]]:
+    """``baselines.json``: the trivial policies' scores on these tasks (see ``baselines.py``)."""
+    scores = trivial_baselines(params, jax.random.PRNGKey(seed))
+    (run_dir / BASELINES_FILE).write_text(json.dumps(scores, indent=1), encoding="utf-8")
+    return scores
+
+
+def describe_run(
+    config: JaxArcConfig,
+    params: EnvParams,
+    run_dir: Path | None,
+    start: int,
+    baselines: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """What is about to be trained, on what, and where it goes (printed at the start)."""
     c, d = config.train, config.dataset
     h, w = params.buffer.grid_shape
@@ -170,6 +186,15 @@ def describe_run(config: JaxArcConfig, params: EnvParams, run_dir: Path | None, 
         else "logging   batched logging off",
         f"run dir   {run_dir}" if run_dir is not None else "run dir   (not the main process)",
     ]
+    if baselines:
+        lines.append(
+            "baselines "
+            + "; ".join(
+                f"{name.replace('_', ' ')}: similarity {b['similarity_mean']:.3f}, "
+                f"reward {b['reward_mean']:+.3f}, success {b['success_rate']:.1%}"
+                for name, b in baselines.items()
+            )
+        )
     return "\n".join(lines)
 
 
@@ -193,7 +218,10 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     log.env_steps_per_update = steps_per_update
     rich = log.handlers.get("rich")
     console = console or (rich.console if rich is not None else None)
-    summary = describe_run(config, params, log.run_dir, start)
+    baselines = None
+    if c.baselines and log.run_dir is not None:
+        baselines = write_baselines(log.run_dir, params, c.seed)
+    summary = describe_run(config, params, log.run_dir, start, baselines)
     if console is not None:
         console.print(summary, highlight=False)
     else:

@@ -18,6 +18,7 @@ class TensorBoardHandler(BaseHandler):
 
     def __init__(self, run_dir: str | Path):
         from tensorboardX import SummaryWriter  # a dependency of jaxarc
+
         self.writer = SummaryWriter(logdir=str(Path(run_dir) / "tensorboard"), flush_secs=1)
         self._env_steps = 0
 
