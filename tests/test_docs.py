@@ -40,3 +40,23 @@ def test_a_changed_result_changes_the_table(tmp_path, monkeypatch):
     assert new != readme and "| 12,345 |" in new
     with pytest.raises(KeyError, match="lacks the marked tables"):
         tables.render("no tables here")
+
+
+def _python_blocks() -> list[str]:
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def test_readme_has_python_blocks():
+    assert len(_python_blocks()) >= 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(_python_blocks())))
+def test_readme_python_block_runs_on_its_own(index, tmp_path, monkeypatch):
+    """Each block, alone in a fresh namespace, in an empty directory: no placeholders."""
+    monkeypatch.chdir(tmp_path)
+    code = compile(_python_blocks()[index], f"README.md python block {index}", "exec")
+    exec(code, {"__name__": f"readme_block_{index}"})
