@@ -32,6 +32,7 @@ def cfg(tmp_config):
         log_frequency=2,
         sample_frequency=4,
         num_samples=3,
+        sample_best_worst=False,  # the design's sampling alone (extremes: their own test)
         compression=False,
     )
 
@@ -476,3 +477,22 @@ def test_plan_is_checked_once_per_layout(cfg, caplog):
     log.log_batch_step(batch(8, episode_lengths=jnp.arange(NB, dtype=jnp.float32)))
     assert rec.metrics[-2][1]["policy_loss"] == 0.75
     assert rec.metrics[-1][1]["episode_length_max"] == NB - 1
+
+
+def test_best_and_worst_episodes_are_sampled_beside_the_random_ones(cfg):
+    rec = Recorder()
+    log = ExperimentLogger(with_logging(cfg, sample_best_worst=True), handlers={"rec": rec})
+    data = batch(0)
+    sims = np.asarray(data["similarity_scores"])
+    done = sims < 0.9  # the highest similarities belong to unfinished episodes: never "best"
+    log.log_batch_step({**data, "episode_done_mask": jnp.asarray(done)})
+    kinds = [s["sample_kind"] for s in rec.summaries]
+    by_kind = {s["sample_kind"]: s for s in rec.summaries}
+    assert kinds[:3] == ["random"] * 3
+    finished = np.where(done, sims, np.nan)
+    assert by_kind["best"]["environment_id"] == int(np.nanargmax(finished))
+    assert by_kind["worst"]["environment_id"] == int(np.nanargmin(finished))
+    assert by_kind["best"]["final_similarity"] == pytest.approx(np.nanmax(finished))
+    # no environment shown twice
+    ids = [s["environment_id"] for s in rec.summaries]
+    assert len(ids) == len(set(ids))

@@ -87,6 +87,7 @@ def test_logging_config_fields_are_the_designs():
         "sampling_enabled",
         "num_samples",
         "sample_frequency",
+        "sample_best_worst",  # a jaxarc extension (docs/batched-logging.md)
         "log_aggregated_rewards",
         "log_aggregated_similarity",
         "log_loss_metrics",

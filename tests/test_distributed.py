@@ -79,5 +79,7 @@ def test_two_processes_one_writer(easy_dir, tmp_path):
         np.testing.assert_allclose(two.metrics[key], one.metrics[key], rtol=1e-4, atol=1e-5)
     assert json.loads((Path(lines[0]) / "checkpoint.json").read_text())["update"] == 6
     page = build_report([lines[0]], tmp_path / "two.html").read_text()  # a two-process run
-    # 3 samples at update 0 and 3 at the final update 5
-    assert "data-metric-group='Similarity'" in page and page.count("class='sample'") == 6
+    # 3 random samples at update 0 and 3 at the final update 5, + the best and worst of each
+    drawn = list((Path(lines[0]) / "svg" / "samples").glob("*.svg"))
+    assert 6 <= len(drawn) <= 10 and page.count("class='sample'") == len(drawn)
+    assert "data-metric-group='Similarity'" in page

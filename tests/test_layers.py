@@ -22,6 +22,7 @@ LAYERS = {
     "envs": 2,
     "viz": 2,
     "factory": 3,
+    "replay": 3,  # replays sampled episodes with the env's operations (for the report)
     "logging": 4,
     "train": 5,
     "report": 5,

@@ -139,7 +139,9 @@ def test_single_run_report_has_sections_and_true_numbers(runs, tmp_path):
             continue
         best = min(values) if metric == "policy_loss" else max(values)
         assert float(row[3][0]) == pytest.approx(best)
-    assert page.count("class='sample'") == 3 * 3  # updates 0, 10, 20 x 3 samples
+    drawn = list((runs[0] / "svg" / "samples").glob("*.svg"))
+    # updates 0, 10, 20 x (3 random + the best and worst when not among them)
+    assert 9 < len(drawn) <= 15 and page.count("class='sample'") == len(drawn)
     for svg in page.split("<svg")[1:3]:
         ET.fromstring("<svg" + svg[: svg.index("</svg>") + 6])  # inline plots are well-formed XML
 

@@ -86,7 +86,9 @@ def test_run_directory_has_everything(host_run):
     logged = [*range(0, 40, 5), 39]  # the final update is always logged
     assert [s for s, _ in tensorboard_scalars(d)["batch/similarity_mean"]] == logged
     samples = sorted((d / "svg" / "samples").glob("*.svg"))
-    assert len(samples) == 5 * 3  # updates 0, 10, 20, 30 and the final 39 x num_samples
+    random = [p for p in samples if not p.stem.endswith(("_best", "_worst"))]
+    assert len(random) == 5 * 3  # updates 0, 10, 20, 30 and the final 39 x num_samples
+    assert 0 < len(samples) - len(random) <= 5 * 2  # + the best and worst, unless among them
     # progress metrics: exact env steps after each logged update, steady throughput, N
     assert [r["metrics"]["env_steps"] for r in records] == [(s + 1) * 32 * 8 for s in logged]
     assert "env_steps_per_second" not in records[0]["metrics"]  # the first includes compiling
@@ -259,3 +261,30 @@ def test_short_jit_run_from_the_cli_logs_its_final_update(easy_dir, tmp_path, ca
     run = read_run(run_dir)  # shorter than log_frequency, yet it has metrics: 0 and the final 2
     assert run.steps == [0, 2] and run.metrics["env_steps"] == [256, 768]
     assert cli_main(["report", str(run_dir)]) == 0
+
+
+def test_sampled_episodes_replay_to_their_recorded_final_grid(host_run):
+    """Actions recorded on device for every env, only the sampled ones written; replaying
+    them from the initial grid gives exactly the final grid the trainer logged."""
+    from jaxarc.replay import replay
+    from jaxarc.types import to_numpy_grid
+
+    episodes = [
+        e for e in load_episodes(host_run.run_dir) if "environment_id" in (e["summary"] or {})
+    ]
+    replayed = 0
+    for e in episodes:
+        s = e["summary"]
+        if not s.get("episode_finished"):
+            continue
+        assert len(e["steps"]) == s["total_steps"] and e["steps"][0]["step_num"] == 1
+        frames = replay(s, e["steps"], allowed_operations=list(range(10)) + [34])
+        final = to_numpy_grid(
+            np.asarray(s["final_state"]["grid"]), np.asarray(s["final_state"]["mask"], bool)
+        )
+        assert np.array_equal(frames[-1][1], final), (s["episode_num"], s["environment_id"])
+        replayed += 1
+    kinds = {e["summary"]["sample_kind"] for e in episodes}
+    assert replayed >= 10 and {"random", "best", "worst"} <= kinds
+    page = build_report([host_run.run_dir], host_run.run_dir / "replay.html").read_text()
+    assert page.count("<details class='replay'>") >= 5 and "· best" in page

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
-from .logging.reader import RunData, read_run
+from .logging.reader import RunData, load_episodes, read_run
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -215,15 +215,47 @@ def _summary_rows(
     return rows
 
 
-def _gallery(run: RunData) -> list[tuple[int, list[tuple[str, str]]]]:
-    folder = run.run_dir / "svg" / "samples"
-    groups: dict[int, list[tuple[str, str]]] = {}
-    for path in sorted(folder.glob("update_*_env_*.svg")) if folder.is_dir() else []:
-        m = re.match(r"update_(\d+)_env_(\d+)", path.stem)
-        if m:
-            groups.setdefault(int(m.group(1)), []).append(
-                (f"env {int(m.group(2))}", path.read_text(encoding="utf-8"))
+#: one gallery entry: (label, the summary picture, the replay picture or "")
+Sample = tuple[str, str, str]
+
+
+def _recorded_steps(run: RunData) -> dict[tuple[int, int, str], tuple[dict[str, Any], list[Any]]]:
+    """(update, env id, kind) → (summary, recorded steps) of the run's sampled episodes."""
+    out = {}
+    for episode in load_episodes(run.run_dir):
+        summary = episode.get("summary") or {}
+        if "environment_id" in summary and episode.get("steps"):
+            key = (
+                int(summary.get("episode_num", -1)),
+                int(summary["environment_id"]),
+                str(summary.get("sample_kind", "random")),
             )
+            out[key] = (summary, episode["steps"])
+    return out
+
+
+def _replay(run: RunData, recorded: tuple[dict[str, Any], list[Any]] | None) -> str:
+    if recorded is None:
+        return ""
+    from .replay import replay
+    from .viz import replay_svg
+
+    allowed = (run.config.get("action") or {}).get("allowed_operations")
+    frames = replay(recorded[0], recorded[1], allowed)
+    return "" if frames is None else replay_svg(frames, f"{len(frames) - 1} steps", cell=9)
+
+
+def _gallery(run: RunData) -> list[tuple[int, list[Sample]]]:
+    folder = run.run_dir / "svg" / "samples"
+    recorded = _recorded_steps(run)
+    groups: dict[int, list[Sample]] = {}
+    for path in sorted(folder.glob("update_*_env_*.svg")) if folder.is_dir() else []:
+        m = re.match(r"update_(\d+)_env_(\d+)(?:_(\w+))?$", path.stem)
+        if m:
+            step, env, kind = int(m.group(1)), int(m.group(2)), m.group(3) or "random"
+            label = f"env {env}" + ("" if kind == "random" else f" · {kind}")
+            replay = _replay(run, recorded.get((step, env, kind)))
+            groups.setdefault(step, []).append((label, path.read_text(encoding="utf-8"), replay))
     steps = sorted(groups)
     if len(steps) > MAX_GALLERY_STEPS:  # first, last and evenly spaced in between
         picks = np.linspace(0, len(steps) - 1, MAX_GALLERY_STEPS).round().astype(int)
@@ -246,6 +278,7 @@ CSS = (
     ".sample{border:1px solid #e2e2e2;border-radius:4px;padding:4px;background:#fff} "
     ".sample svg{max-width:360px;height:auto}\n"
     ".swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}\n"
+    ".replay{max-width:1100px;overflow-x:auto;font-size:12px} .replay svg{max-width:none}\n"
 )
 
 
@@ -383,8 +416,9 @@ def _configuration(runs: Sequence[RunData]) -> list[str]:
 def _gallery_section(runs: Sequence[RunData]) -> list[str]:
     parts = [
         "<section id='gallery'><h2>Sampled episodes</h2>"
-        "<p class='muted'>Initial, final and target grids of the "
-        "environments sampled at each logged update.</p>"
+        "<p class='muted'>Initial, final and target grids of the environments sampled at "
+        "each logged update (random ones, and the best and worst finished episode of the "
+        "batch); open <i>step by step</i> to replay an episode's recorded actions.</p>"
     ]
     any_samples = False
     for run in runs:
@@ -394,10 +428,15 @@ def _gallery_section(runs: Sequence[RunData]) -> list[str]:
                 f"<h3 class='muted'>{html.escape(run.name)} · update {step}</h3>"
                 "<div class='gallery'>"
             )
-            parts += [
-                f"<div class='sample' title='{html.escape(label)}'>{svg[svg.index('<svg') :]}</div>"
-                for label, svg in samples
-            ]
+            for label, svg, replay in samples:
+                parts.append(f"<div class='sample' title='{html.escape(label)}'>")
+                parts.append(svg[svg.index("<svg") :])
+                if replay:
+                    parts.append(
+                        "<details class='replay'><summary>step by step</summary>"
+                        f"{replay[replay.index('<svg') :]}</details>"
+                    )
+                parts.append("</div>")
             parts.append("</div>")
     if not any_samples:
         parts.append(

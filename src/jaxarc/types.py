@@ -62,6 +62,15 @@ class Operation(enum.IntEnum):
 #: Number of operation ids (``0 .. NUM_OPERATIONS - 1``).
 NUM_OPERATIONS = len(Operation)
 
+#: ``OPERATION_NAMES[id]``: ``"fill_3"``, ``"move_up"``, ``"submit"``, …
+OPERATION_NAMES = tuple(op.name.lower() for op in Operation)
+
+
+def operation_name(op: int) -> str:
+    """Human-readable name of an operation id (``"invalid_<id>"`` when out of range)."""
+    op = int(op)
+    return OPERATION_NAMES[op] if 0 <= op < NUM_OPERATIONS else f"invalid_{op}"
+
 
 class TaskBuffer(eqx.Module):
     """Every selected task, padded and stacked: ``T`` tasks, ``P``/``Q`` pairs, ``H×W`` cells.

@@ -130,6 +130,8 @@ class LoggingConfig(eqx.Module):
     sampling_enabled: bool = True
     num_samples: int = 3
     sample_frequency: int = 50
+    # also sample the best and the worst finished episode (by similarity) of the batch
+    sample_best_worst: bool = True
 
     # Aggregated metrics selection
     log_aggregated_rewards: bool = True

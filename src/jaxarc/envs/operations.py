@@ -33,19 +33,19 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ..types import NUM_OPERATIONS, Operation, State
+from ..types import NUM_OPERATIONS, OPERATION_NAMES, Operation, State, operation_name
+
+__all__ = [
+    "NUM_OPERATIONS",
+    "OPERATION_NAMES",
+    "SUBMIT",
+    "apply_operation",
+    "flood_region",
+    "operation_name",
+]
 
 Op = Operation
 SUBMIT = Op.SUBMIT
-
-#: ``OPERATION_NAMES[id]``: ``"fill_3"``, ``"move_up"``, ``"submit"``, …
-OPERATION_NAMES = tuple(op.name.lower() for op in Operation)
-
-
-def operation_name(op: int) -> str:
-    """Human-readable name of an operation id (``"invalid_<id>"`` when out of range)."""
-    op = int(op)
-    return OPERATION_NAMES[op] if 0 <= op < NUM_OPERATIONS else f"invalid_{op}"
 
 
 def _bbox(mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:

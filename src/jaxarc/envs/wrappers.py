@@ -173,11 +173,35 @@ class EpisodeStats(eqx.Module):
         return cls(zf, g, m, t, tm, zi, zf, zi, zf, zb, zi, g, m, g, m, t, tm)
 
 
+class ActionLog(eqx.Module):
+    """The bbox actions ``(op, r1, c1, r2, c2)`` of the running and the last finished
+    episode: two ``int16[S, 5]`` buffers that swap roles when an episode ends (nothing is
+    copied; one row is written per step)."""
+
+    buffers: jax.Array  # int16[2, S, 5]
+    current: jax.Array  # int32[]: the buffer the running episode writes into
+
+    @classmethod
+    def empty(cls, steps: int) -> ActionLog:
+        return cls(jnp.full((2, steps, 5), -1, jnp.int16), jnp.int32(0))
+
+    def record(self, index: jax.Array, action: jax.Array, done: jax.Array) -> ActionLog:
+        row = jnp.asarray(action).astype(jnp.int16)
+        buffers = self.buffers.at[self.current, index].set(row, mode="drop")  # past S: dropped
+        return ActionLog(buffers, jnp.where(done, 1 - self.current, self.current))
+
+    def last(self, length: jax.Array) -> jax.Array:
+        """``int16[S, 5]``: the last finished episode's actions, ``-1`` past its ``length``."""
+        rows = self.buffers[1 - self.current]
+        return jnp.where((jnp.arange(rows.shape[0]) < length)[:, None], rows, jnp.int16(-1))
+
+
 class StatsState(eqx.Module):
     """The wrapped environment's state and the episode statistics."""
 
     env_state: State
     stats: EpisodeStats
+    actions: ActionLog | None = None
 
 
 class EpisodeStatsWrapper(Wrapper):
@@ -191,13 +215,22 @@ class EpisodeStatsWrapper(Wrapper):
 
     ``state.stats.episodes_finished`` counts finished episodes, so "did an episode end
     during this rollout" is a comparison of two counters and the trainer never clears a flag.
+
+    With ``record_actions=S`` (bbox actions ``int[5]`` only) the first ``S`` actions of the
+    running and the last finished episode are kept too (``state.actions``, 20·S bytes per
+    environment), so that a sampled episode can be replayed step by step.
     """
+
+    def __init__(self, env: Any, record_actions: int = 0):
+        super().__init__(env)
+        self.record_actions = record_actions
 
     def reset(
         self, key: jax.Array, params: EnvParams, task_index: Any = None
     ) -> tuple[StatsState, TimeStep]:
         env_state, timestep = self.env.reset(key, params, task_index)
-        return StatsState(env_state, EpisodeStats.start(env_state)), timestep
+        log = ActionLog.empty(self.record_actions) if self.record_actions else None
+        return StatsState(env_state, EpisodeStats.start(env_state), log), timestep
 
     def step(
         self, state: StatsState, action: Any, params: EnvParams
@@ -229,4 +262,12 @@ class EpisodeStatsWrapper(Wrapper):
             last_target_mask=s.target_mask,
         )
         going_on = eqx.tree_at(lambda x: x.running_return, s, ret)
-        return StatsState(env_state, where(done, ended, going_on)), ts
+        log = state.actions
+        if log is not None:
+            if jnp.shape(action) != (5,):
+                raise TypeError(
+                    f"record_actions keeps bbox actions (op, r1, c1, r2, c2), got shape "
+                    f"{jnp.shape(action)}; wrap a BboxActionWrapper or set record_actions=0"
+                )
+            log = log.record(state.env_state.step_count, action, done)
+        return StatsState(env_state, where(done, ended, going_on), log), ts

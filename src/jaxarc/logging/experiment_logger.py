@@ -335,6 +335,7 @@ class ExperimentLogger:
                     B.select(fetched, do_log, do_sample),
                     plan.task_names,
                     self.task_names,
+                    self._pipeline.num_random(plan.layout.batch_size),
                 )
             )
         except Exception as err:

@@ -202,7 +202,9 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     """Train PPO as ``config.train`` says, logging as ``config.logging`` says."""
     c = config.train
     _, params = make(None, config)
-    ppo = PPO(c, params)
+    # sampled episodes carry their actions (for replays in the report) when sampling is on
+    record = params.max_episode_steps if config.logging.sampling_enabled else 0
+    ppo = PPO(c, params, record_actions=record)
     runner = ppo.init(jax.random.PRNGKey(c.seed))
     if c.resume:
         runner = load_checkpoint(c.resume, runner)

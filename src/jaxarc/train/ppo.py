@@ -42,10 +42,14 @@ class Transition(eqx.Module):
 class PPO:
     """Builds ``init(key) -> Runner`` and ``update(runner) -> (runner, batch_data)``."""
 
-    def __init__(self, config: TrainConfig, params: EnvParams):
+    def __init__(self, config: TrainConfig, params: EnvParams, record_actions: int = 0):
+        """``record_actions``: keep the first that many actions of each episode, so that
+        sampled episodes can be replayed (``batch_data["episode_actions"]``)."""
         self.config = config
         self.params = params
-        self.env = EpisodeStatsWrapper(AutoResetWrapper(BboxActionWrapper(Environment())))
+        self.env = EpisodeStatsWrapper(
+            AutoResetWrapper(BboxActionWrapper(Environment())), record_actions=record_actions
+        )
         c = config
         self.batch_size = c.num_envs * c.num_steps
         self.minibatch_size = self.batch_size // c.num_minibatches
@@ -179,4 +183,7 @@ class PPO:
             "final_states": {"grid": e.last_final_grid, "mask": e.last_final_mask},
             "target_states": {"grid": e.last_target_grid, "mask": e.last_target_mask},
         }
+        if runner.env_state.actions is not None:
+            actions = jax.vmap(lambda log, n: log.last(n))(runner.env_state.actions, e.last_length)
+            batch_data["episode_actions"] = actions
         return runner, batch_data

@@ -240,3 +240,19 @@ def task_overview_svg(
         x += w + GAP
     svg: str = d.as_svg()
     return svg
+
+
+def replay_svg(
+    frames: Sequence[tuple[str, np.ndarray, np.ndarray | None]], title: str = "", cell: float = 10
+) -> str:
+    """An episode step by step: one grid per frame, labelled (e.g. ``"3 fill_2"``), with the
+    step's selection dashed and the cells it changed dotted."""
+    panels: list[tuple[str, np.ndarray | None, dict[str, np.ndarray | None]]] = []
+    previous: np.ndarray | None = None
+    for label, grid, selection in frames:
+        same_shape = previous is not None and previous.shape == grid.shape
+        changed = (previous != grid) if same_shape and previous is not None else None
+        panels.append((label, grid, {"selection": selection, "changed": changed}))
+        previous = grid
+    svg: str = _row(title, panels, cell).as_svg()
+    return svg

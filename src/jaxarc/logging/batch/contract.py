@@ -131,8 +131,12 @@ BY_METRIC: dict[str, MetricSpec] = {spec.metric: spec for spec in CONTRACT}
 
 #: ``[B]`` bool keys that say which entries count (episodes that finished).
 MASK_KEYS = ("episode_done_mask", "valid_mask")
-#: ``[B, ...]`` pytrees, only ever sampled (never reduced).
-STATE_KEYS = ("initial_states", "final_states", "target_states")
+#: ``[B, ...]`` pytrees, only ever sampled (never reduced). ``episode_actions`` is
+#: ``int[B, S, 5]``: each finished episode's bbox actions ``(op, r1, c1, r2, c2)``, ``-1`` rows
+#: past its length (a jaxarc extension, for step-by-step replays).
+STATE_KEYS = ("initial_states", "final_states", "target_states", "episode_actions")
+#: the per-env key the best and worst sampled episodes are chosen by
+EXTREMES_KEY = "similarity_scores"
 #: Keys that are never statistics themselves.
 NOT_METRICS = ("update_step", "task_ids", *STATE_KEYS, *MASK_KEYS)
 #: Per-environment keys a sampled episode summary is built from.

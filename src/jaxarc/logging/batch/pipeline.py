@@ -71,13 +71,15 @@ class Event(NamedTuple):
     summaries: list[dict[str, Any]]
 
 
-_gather_rows_jit = jax.jit(gather_rows, static_argnames=("num_samples", "batch_size"))
+_gather_rows_jit = jax.jit(gather_rows, static_argnames=("num_samples", "batch_size", "extremes"))
 
 
 Fetched = tuple[Any, Any]  # (packed statistics or None, (sampled indices, rows) or None)
 
 
-def device_stage(plan: Plan, step: Any, *, reduce: bool, num_samples: int) -> Fetched:
+def device_stage(
+    plan: Plan, step: Any, *, reduce: bool, num_samples: int, extremes: bool = False
+) -> Fetched:
     """The event's device work: the packed statistics and the sampled rows (each ``None`` when
     not asked for).
 
@@ -97,6 +99,7 @@ def device_stage(plan: Plan, step: Any, *, reduce: bool, num_samples: int) -> Fe
             plan.per_env,
             num_samples=num_samples,
             batch_size=plan.batch_size,
+            extremes=extremes,
         )
     return stats, samples
 
@@ -121,14 +124,16 @@ def host_stage(
     fetched: Fetched,
     task_names: Sequence[str] | None,
     task_lookup: Sequence[str] | None,
+    num_random: int | None = None,
 ) -> Event:
-    """Decode the fetched numbers into the design's metrics and episode summaries."""
+    """Decode the fetched numbers into the design's metrics and episode summaries
+    (``num_random``: how many of the sampled rows are random; best and worst follow)."""
     stats, samples = fetched
     metrics = {} if stats is None else R.decode(stats, layout, host_scalars, step)
     episodes: list[dict[str, Any]] = []
     if samples is not None:
         idx, rows = samples  # what gather_rows returned: the sampled indices and their rows
-        episodes = summaries(step, idx, rows, task_names, task_lookup)
+        episodes = summaries(step, idx, rows, task_names, task_lookup, num_random)
     return Event(step, metrics, episodes)
 
 
@@ -155,12 +160,27 @@ class BatchPipeline:
     ) -> Event:
         """The host path: plan, one device program, one transfer, decode."""
         plan = self.plans.plan(batch_data, want_samples=sample)
-        out = device_stage(
-            plan, step, reduce=log, num_samples=self.config.num_samples if sample else 0
-        )
+        k = self.config.num_samples if sample else 0
+        out = device_stage(plan, step, reduce=log, num_samples=k, extremes=self.extremes)
         return host_stage(
-            step, plan.layout, plan.host_scalars, fetch(out), plan.task_names, task_lookup
+            step,
+            plan.layout,
+            plan.host_scalars,
+            fetch(out),
+            plan.task_names,
+            task_lookup,
+            self.num_random(plan.batch_size),
         )
+
+    @property
+    def extremes(self) -> bool:
+        return self.config.sample_best_worst
+
+    def num_random(self, batch_size: int | None) -> int | None:
+        """How many sampled rows are random (best and worst follow them), if extremes are on."""
+        if not self.extremes or batch_size is None:
+            return None
+        return min(self.config.num_samples, batch_size)
 
     def run_traced(self, batch_data: Mapping[str, Any], emit: Callable[..., None]) -> None:
         """The in-jit path: the gate is a ``lax.cond`` around the device stage and one ordered
@@ -184,9 +204,8 @@ class BatchPipeline:
         static = Plan(plan.layout, host_scalars=plan.host_scalars, task_names=plan.task_names)
 
         def on_device(_: None) -> None:
-            out = device_stage(
-                plan, step, reduce=want_log, num_samples=cfg.num_samples if want_sample else 0
-            )
+            k = cfg.num_samples if want_sample else 0
+            out = device_stage(plan, step, reduce=want_log, num_samples=k, extremes=self.extremes)
             io_callback(
                 partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True
             )

@@ -1,5 +1,6 @@
-"""Sampled episodes: which environments (``PRNGKey(update_step)``), their rows gathered on
-device, and the design's episode summaries built from the fetched rows."""
+"""Sampled episodes: which environments (``PRNGKey(update_step)``, plus optionally the best
+and the worst finished episode by similarity), their rows gathered on device, and the
+design's episode summaries built from the fetched rows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .contract import MASK_KEYS
+from ...types import operation_name
+from .contract import EXTREMES_KEY, MASK_KEYS
 
 
 def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.Array:
@@ -22,11 +24,34 @@ def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.A
     return jax.random.choice(key, batch_size, shape=(num_samples,), replace=False)
 
 
+def extreme_indices(per_env: Mapping[str, Any]) -> jax.Array | None:
+    """``[best, worst]``: the finished episodes with the highest and the lowest finite
+    similarity (``None`` when the batch has no similarity scores)."""
+    if EXTREMES_KEY not in per_env:
+        return None
+    sim = jnp.asarray(per_env[EXTREMES_KEY]).astype(jnp.float32)
+    ok = jnp.isfinite(sim)
+    mask_key = next((k for k in MASK_KEYS if k in per_env), None)
+    if mask_key is not None:
+        ok = ok & jnp.asarray(per_env[mask_key]).astype(bool)
+    best = jnp.argmax(jnp.where(ok, sim, -jnp.inf))
+    worst = jnp.argmin(jnp.where(ok, sim, jnp.inf))
+    return jnp.stack([best, worst]).astype(jnp.int32)
+
+
 def gather_rows(
-    update_step: Any, per_env: Mapping[str, Any], num_samples: int, batch_size: int
+    update_step: Any,
+    per_env: Mapping[str, Any],
+    num_samples: int,
+    batch_size: int,
+    extremes: bool = False,
 ) -> tuple[jax.Array, dict[str, Any]]:
-    """The sampled indices and only their rows of every per-environment pytree."""
-    idx = sample_indices(update_step, batch_size, num_samples)
+    """The sampled indices and only their rows of every per-environment pytree; with
+    ``extremes`` the best and worst episode's indices follow the random ones."""
+    idx = sample_indices(update_step, batch_size, num_samples).astype(jnp.int32)
+    pair = extreme_indices(per_env) if extremes else None
+    if pair is not None:
+        idx = jnp.concatenate([idx, pair])
     return idx, jax.tree.map(lambda x: jnp.take(jnp.asarray(x), idx, axis=0), dict(per_env))
 
 
@@ -36,6 +61,7 @@ def summaries(
     rows: Mapping[str, Any],
     env_task_names: Sequence[str] | None,
     task_lookup: Sequence[str] | None = None,
+    num_random: int | None = None,
 ) -> list[dict[str, Any]]:
     """One design-shaped episode summary per sampled environment (values absent from the batch
     are ``None``).
@@ -54,7 +80,19 @@ def summaries(
 
     valid_key = next((k for k in MASK_KEYS if k in rows), None)
     out = []
-    for i, env_id in enumerate(np.asarray(idx).tolist()):
+    ids = np.asarray(idx).tolist()
+    kinds = ["random"] * len(ids)
+    if num_random is not None and len(ids) == num_random + 2:
+        kinds[num_random:] = ["best", "worst"]
+    seen: set[int] = set()
+    for i, (env_id, kind) in enumerate(zip(ids, kinds, strict=True)):
+        if kind != "random" and (
+            env_id in seen
+            or (valid_key is not None and not bool(np.asarray(rows[valid_key])[i]))
+            or (EXTREMES_KEY in rows and not np.isfinite(np.asarray(rows[EXTREMES_KEY])[i]))
+        ):
+            continue  # already shown, or no finished episode to be best or worst
+        seen.add(env_id)
         if env_task_names is not None:
             task_id = env_task_names[env_id]
         elif "task_ids" in rows:
@@ -81,5 +119,25 @@ def summaries(
             summary["target_state"] = state("target_states", i)
         if valid_key is not None:
             summary["episode_finished"] = bool(np.asarray(rows[valid_key])[i])
+        if "episode_actions" in rows:
+            summary["actions"] = _actions(np.asarray(rows["episode_actions"])[i])
+        summary["sample_kind"] = kind
         out.append(summary)
+    return out
+
+
+def _actions(rows: np.ndarray) -> list[dict[str, Any]]:
+    """The recorded ``(op, r1, c1, r2, c2)`` rows of one episode as step records."""
+    out = []
+    for step, row in enumerate(rows.reshape(-1, 5).tolist()):
+        if row[0] < 0:
+            break
+        out.append(
+            {
+                "step_num": step + 1,
+                "operation": int(row[0]),
+                "operation_name": operation_name(int(row[0])),
+                "box": [int(v) for v in row[1:]],
+            }
+        )
     return out

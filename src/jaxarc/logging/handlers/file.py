@@ -64,11 +64,13 @@ class FileHandler(BaseHandler):
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         num = summary_data.get("episode_num", 0)
-        if (
-            "environment_id" in summary_data
-        ):  # sampled from a batch: a file of its own, the open episode is untouched
+        if "environment_id" in summary_data:
+            # sampled from a batch: a file of its own (the open episode is untouched); its
+            # steps are the actions recorded on device, when the trainer recorded them
+            summary = {k: v for k, v in summary_data.items() if k != "actions"}
+            steps = summary_data.get("actions", [])
             self._write_episode(
-                {"episode_num": num, "task": None, "steps": [], "summary": summary_data},
+                {"episode_num": num, "task": None, "steps": steps, "summary": summary},
                 summary_data["environment_id"],
                 [],
             )

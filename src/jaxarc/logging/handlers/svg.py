@@ -90,8 +90,11 @@ class SVGHandler(BaseHandler):
             )
         else:
             (self.dir / "samples").mkdir(exist_ok=True)
-            path = self.dir / "samples" / f"update_{num:06d}_env_{int(env_id):05d}.svg"
+            kind = summary_data.get("sample_kind", "random")
+            suffix = "" if kind == "random" else f"_{_safe(kind)}"
+            path = self.dir / "samples" / f"update_{num:06d}_env_{int(env_id):05d}{suffix}.svg"
             title = f"update {num} · env {env_id} · task {summary_data.get('task_id', '?')}"
+            title += "" if kind == "random" else f" · {kind} of the batch"
         svg = episode_summary_svg(
             initial,
             final,

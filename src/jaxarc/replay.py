@@ -1,0 +1,89 @@
+"""Replaying a sampled episode from its recorded actions, for the report.
+
+`jaxarc train` records the bbox actions ``(op, r1, c1, r2, c2)`` of each environment's
+episodes on device (``EpisodeStatsWrapper(record_actions=...)``); the sampled ones reach the
+episode files as ``steps``. Starting from the episode's initial grid, the same operations
+(``envs.operations.apply_operation``, exactly what ``step`` runs) give every intermediate
+grid, so nothing but ``5`` small integers per step ever left the device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .envs.operations import apply_operation
+from .envs.spaces import bbox_to_mask
+from .types import NUM_OPERATIONS, Operation, State, operation_name, to_numpy_grid
+
+#: one frame: (label, grid cropped to its mask, the step's selection cropped alike or None)
+Frame = tuple[str, np.ndarray, np.ndarray | None]
+
+_apply = jax.jit(apply_operation)
+
+
+def _padded(value: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(grid, mask)`` of a state as the summary stores it (``{"grid", "mask"}`` lists)."""
+    if not isinstance(value, Mapping) or "grid" not in value:
+        return None
+    grid = np.asarray(value["grid"], np.int8)
+    mask = np.asarray(value.get("mask", np.ones(grid.shape, bool)), bool)
+    return (grid, mask) if grid.ndim == 2 and grid.shape == mask.shape else None
+
+
+def replay(
+    summary: Mapping[str, Any],
+    steps: Sequence[Mapping[str, Any]],
+    allowed_operations: Sequence[int] | None = None,
+) -> list[Frame] | None:
+    """The frames of one sampled episode: its initial grid, then the grid after each step.
+
+    ``allowed_operations`` are the run's (``action.allowed_operations``; ``None``: all): a
+    disallowed one is a no-op, as in ``step``. ``None`` when the summary lacks the padded
+    initial state or there are no steps.
+    """
+    start, target = _padded(summary.get("initial_state")), _padded(summary.get("target_state"))
+    if start is None or not steps:
+        return None
+    grid, mask = start
+    target_grid, target_mask = target if target is not None else (np.zeros_like(grid), mask)
+    zeros = jnp.zeros(grid.shape, bool)
+    state = State(
+        working_grid=jnp.asarray(grid),
+        working_grid_mask=jnp.asarray(mask),
+        input_grid=jnp.asarray(grid),
+        input_grid_mask=jnp.asarray(mask),
+        target_grid=jnp.asarray(target_grid),
+        target_grid_mask=jnp.asarray(target_mask),
+        selection=zeros,
+        clipboard=jnp.zeros(grid.shape, jnp.int8),
+        clipboard_mask=zeros,
+        step_count=jnp.int32(0),
+        similarity=jnp.float32(0.0),
+        task_index=jnp.int32(0),
+        pair_index=jnp.int32(0),
+        key=jax.random.PRNGKey(0),
+        done=jnp.bool_(False),
+    )
+    allowed = set(range(NUM_OPERATIONS) if allowed_operations is None else allowed_operations)
+    frames: list[Frame] = [("start", to_numpy_grid(grid, mask), None)]
+    for i, step in enumerate(steps):
+        op = int(step["operation"])
+        effective = op if op in allowed else int(Operation.SUBMIT)  # a disallowed op: no-op
+        r1, c1, r2, c2 = (int(v) for v in step["box"])
+        selection = bbox_to_mask(r1, c1, r2, c2, (grid.shape[0], grid.shape[1]))
+        state = _apply(state, jnp.int32(effective), selection)
+        g, m = np.asarray(state.working_grid), np.asarray(state.working_grid_mask)
+        shown = to_numpy_grid(g, m)
+        frames.append(
+            (
+                f"{i + 1} {operation_name(op)}",
+                shown,
+                np.asarray(selection)[: shown.shape[0], : shown.shape[1]],
+            )
+        )
+    return frames
