@@ -65,7 +65,8 @@ def _x_axis(runs: Sequence[RunData]) -> str:
 
 def _is_constant(runs: Sequence[RunData], names: Sequence[str]) -> float | None:
     """The one value every logged point of ``names`` has, if there is one (e.g. a fixed
-    learning rate); such a panel is stated in words instead of drawn."""
+    learning rate); such a panel is stated in words instead of drawn (only for metrics
+    without a "better" direction: a success rate stuck at 0 is still drawn, with its N)."""
     values = {v for run in runs for n in names for v in run.metrics.get(n, []) if v is not None}
     return values.pop() if len(values) == 1 else None
 
@@ -318,7 +319,8 @@ def _curves(runs: Sequence[RunData], figures: dict[str, Any]) -> list[str]:
     sections = [*GROUPS, ("Other metrics", others)] if others else list(GROUPS)
     x, constant = _x_axis(runs), []
     for title, spec in sections:
-        if not isinstance(spec, str) and (value := _is_constant(runs, spec)) is not None:
+        foldable = not isinstance(spec, str) and all(better_of(n) is None for n in spec)
+        if foldable and (value := _is_constant(runs, spec)) is not None:
             constant.append(f"{html.escape(title)}: {value:.4g} throughout")
             continue
         fig = _figure(title, runs, spec, x=x)
