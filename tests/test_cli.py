@@ -54,9 +54,9 @@ def test_unknown_task_id_is_a_sentence_not_a_repr(capsys, tmp_path):
     args = ["train", "dataset.task_ids=[007bbfb8]", f"storage.base_output_dir={tmp_path}"]
     assert cli_main(args) == 2
     err = capsys.readouterr().err.strip()
-    assert (
-        err
-        == "jaxarc train: unknown task id(s): 007bbfb8 (did you mean 007bbfb7, bb43febb, 8a004b2b?)"
+    assert err == (
+        "jaxarc train: unknown task id(s): 007bbfb8 (did you mean 007bbfb7, bb43febb, 8a004b2b?)"
+        " (--debug shows the traceback)"
     )
 
 

@@ -264,3 +264,18 @@ def test_config_without_batched_keys_gets_defaults():
 def test_to_dict_round_trips():
     cfg = jaxarc.load_config(["wandb.tags=[x]"])
     assert JaxArcConfig.from_hydra(cfg.to_dict()) == cfg
+
+
+def test_a_config_file_is_the_base_and_only_the_named_overrides_change_it(tmp_path):
+    saved = tmp_path / "config.yaml"
+    saved.write_text(
+        yaml.safe_dump(
+            {"train": {"num_envs": 128, "num_updates": 3}, "dataset": {"max_grid_size": 10}}
+        )
+    )
+    cfg = jaxarc.load_config(["train.num_updates=2"], config_file=saved)
+    assert (cfg.train.num_envs, cfg.train.num_updates, cfg.dataset.max_grid_size) == (128, 2, 10)
+    # an override equal to the default still wins over the file
+    assert jaxarc.load_config(["train.num_envs=64"], config_file=saved).train.num_envs == 64
+    # a group override replaces the whole section
+    assert jaxarc.load_config(["dataset=agi2"], config_file=saved).dataset.max_grid_size == 30

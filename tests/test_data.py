@@ -70,7 +70,7 @@ def test_numeric_task_ids_from_yaml_are_accepted(tmp_path):
     # a YAML file reads 00576224 as the number 576224: the zeros are put back
     old = tmp_path / "old.yaml"
     old.write_text("dataset:\n  split: eval\n  task_ids: [576224]\n")
-    cfg = jaxarc.load_config(["dataset=agi1"], config_file=old)
+    cfg = jaxarc.load_config(config_file=old)
     assert load_task_buffer(cfg.dataset).task_ids == ("00576224",)
 
 

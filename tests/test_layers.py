@@ -43,14 +43,14 @@ def _imports(path: Path) -> list[tuple[int, str]]:
             parts = base + (node.module.split(".") if node.module else [])
             names = parts[:1] or [alias.name for alias in node.names]
             out += [(node.lineno, name) for name in names]
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxarc."):
-            out.append((node.lineno, node.module.split(".")[1]))  # type: ignore[union-attr]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "jaxarc":
+            parts = (node.module or "").split(".")
+            out.append((node.lineno, parts[1] if len(parts) > 1 else "jaxarc"))
         elif isinstance(node, ast.Import):
-            out += [
-                (node.lineno, a.name.split(".")[1])
-                for a in node.names
-                if a.name.startswith("jaxarc.")
-            ]
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "jaxarc":
+                    out.append((node.lineno, parts[1] if len(parts) > 1 else "jaxarc"))
     return out
 
 

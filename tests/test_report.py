@@ -256,7 +256,7 @@ def test_bounds_baselines_episode_counts_and_env_steps_axis(tmp_path):
                     "update_step": u,
                     "similarity_scores": sims,  # mean ± std crosses 0 and 1 without clipping
                     "success_mask": sims >= 1.0,
-                    "episodes_finished": 4 + u,
+                    "episodes_counted": 4 + u,
                 }
             )
     (log.run_dir / "baselines.json").write_text(

@@ -93,7 +93,7 @@ def test_run_directory_has_everything(host_run):
     assert [r["metrics"]["env_steps"] for r in records] == [(s + 1) * 32 * 8 for s in logged]
     assert "env_steps_per_second" not in records[0]["metrics"]  # the first includes compiling
     assert all(r["metrics"]["env_steps_per_second"] > 0 for r in records[1:])
-    assert all(0 <= r["metrics"]["episodes_finished"] <= 32 for r in records)
+    assert all(0 <= r["metrics"]["episodes_counted"] <= 32 for r in records)
     # the trivial policies on the same tasks, for the report's reference lines
     baselines = json.loads((d / "baselines.json").read_text())
     assert baselines["submit_at_once"]["episode_length_mean"] == 1.0
@@ -261,6 +261,15 @@ def test_short_jit_run_from_the_cli_logs_its_final_update(easy_dir, tmp_path, ca
     run = read_run(run_dir)  # shorter than log_frequency, yet it has metrics: 0 and the final 2
     assert run.steps == [0, 2] and run.metrics["env_steps"] == [256, 768]
     assert cli_main(["report", str(run_dir)]) == 0
+    # --resume takes the run's saved configuration (its tasks, sizes, loop), then the overrides
+    capsys.readouterr()
+    assert cli_main(["train", "--resume", str(run_dir), "train.num_updates=2"]) == 0
+    out = capsys.readouterr().out
+    assert f"resuming {run_dir} with its saved configuration; overrides: train.num_updates=2" in out
+    assert "2 updates (updates 3–4), 512 env steps" in out, out[-600:]
+    resumed = read_run(next(p for p in tmp_path.iterdir() if p.is_dir() and p != run_dir))
+    assert resumed.config["dataset"]["data_dir"] == str(easy_dir)
+    assert resumed.config["train"]["loop"] == "jit" and resumed.steps == [4]
 
 
 def test_sampled_episodes_replay_to_their_recorded_final_grid(host_run):
@@ -278,7 +287,9 @@ def test_sampled_episodes_replay_to_their_recorded_final_grid(host_run):
         if not s.get("episode_finished"):
             continue
         assert len(e["steps"]) == s["total_steps"] and e["steps"][0]["step_num"] == 1
-        frames = replay(s, e["steps"], allowed_operations=list(range(10)) + [34])
+        result = replay(s, e["steps"], allowed_operations=list(range(10)) + [34])
+        assert result.matches_final
+        frames = result.frames
         final = to_numpy_grid(
             np.asarray(s["final_state"]["grid"]), np.asarray(s["final_state"]["mask"], bool)
         )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("jaxarc.cli")
@@ -30,13 +32,17 @@ def _train(args: argparse.Namespace) -> int:
     from .config import ConfigValidationError, load_config
 
     overrides = list(args.overrides)
-    if args.resume:
-        overrides.append(f"train.resume={args.resume}")
     try:
-        config = load_config(overrides)
+        config = load_config(overrides, config_file=_saved_config(args.resume))
     except ConfigValidationError as err:
         print(f"jaxarc train: {err}", file=sys.stderr)
         return 2
+    if args.resume:  # set here, not as an override: any path is fine
+        config = dataclasses.replace(
+            config, train=dataclasses.replace(config.train, resume=str(args.resume))
+        )
+        shown = " ".join(overrides) or "none"
+        print(f"resuming {args.resume} with its saved configuration; overrides: {shown}")
     if args.cfg:
         import yaml
 
@@ -48,7 +54,9 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = train(config)
     except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
-        print(f"jaxarc train: {_message(err)}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"jaxarc train: {_message(err)} (--debug shows the traceback)", file=sys.stderr)
         return 2
     except TrainingDiverged as err:
         print(f"jaxarc train: training diverged ({err}); stopped.", file=sys.stderr)
@@ -58,11 +66,22 @@ def _train(args: argparse.Namespace) -> int:
     return 130 if result.interrupted else 0
 
 
+def _saved_config(resume: str | None) -> Path | None:
+    """The ``config.yaml`` of the run being resumed (``resume``: its directory or checkpoint)."""
+    if not resume:
+        return None
+    run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
+    saved = run_dir / "config.yaml"
+    return saved if saved.is_file() else None
+
+
 def _closing_lines(result: Any, config: Any) -> None:
     steady = result.steady_steps_per_second
     rate = f"{steady:,.0f} env steps/s after compilation" if steady else "too short to time"
+    done = result.updates_done - result.first_update
+    span = f"updates {result.first_update}–{result.updates_done - 1}" if done else "no update"
     print(
-        f"\n{result.updates_done} updates, {result.env_steps:,} env steps in "
+        f"\n{done} updates ({span}), {result.env_steps:,} env steps in "
         f"{result.seconds:.1f} s ({rate})"
     )
     print(f"run directory: {result.run_dir}")
@@ -132,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_train.add_argument(
         "--resume", help="a run directory (or its checkpoint.eqx) to continue from"
     )
+    p_train.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p_train.add_argument(
         "--cfg",
         choices=["job"],

@@ -10,18 +10,27 @@ grid, so nothing but ``5`` small integers per step ever left the device.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .envs.environment import effective_operation, is_allowed
 from .envs.operations import apply_operation
 from .envs.spaces import bbox_to_mask
-from .types import NUM_OPERATIONS, Operation, State, operation_name, to_numpy_grid
+from .types import NUM_OPERATIONS, State, operation_name, to_numpy_grid
 
 #: one frame: (label, grid cropped to its mask, the step's selection cropped alike or None)
 Frame = tuple[str, np.ndarray, np.ndarray | None]
+
+
+class Replay(NamedTuple):
+    """The frames of a replayed episode, and whether its last grid is the logged final one."""
+
+    frames: list[Frame]
+    matches_final: bool
+
 
 _apply = jax.jit(apply_operation)
 
@@ -39,12 +48,12 @@ def replay(
     summary: Mapping[str, Any],
     steps: Sequence[Mapping[str, Any]],
     allowed_operations: Sequence[int] | None = None,
-) -> list[Frame] | None:
+) -> Replay | None:
     """The frames of one sampled episode: its initial grid, then the grid after each step.
 
     ``allowed_operations`` are the run's (``action.allowed_operations``; ``None``: all): a
-    disallowed one is a no-op, as in ``step``. ``None`` when the summary lacks the padded
-    initial state or there are no steps.
+    disallowed one is a no-op, as in ``step`` (its frame says so). ``None`` when the summary
+    lacks the padded initial state or there are no steps.
     """
     start, target = _padded(summary.get("initial_state")), _padded(summary.get("target_state"))
     if start is None or not steps:
@@ -69,21 +78,19 @@ def replay(
         key=jax.random.PRNGKey(0),
         done=jnp.bool_(False),
     )
-    allowed = set(range(NUM_OPERATIONS) if allowed_operations is None else allowed_operations)
+    ids = list(range(NUM_OPERATIONS)) if allowed_operations is None else list(allowed_operations)
+    allowed = jnp.zeros(NUM_OPERATIONS, bool).at[jnp.asarray(ids, jnp.int32)].set(True)
     frames: list[Frame] = [("start", to_numpy_grid(grid, mask), None)]
     for i, step in enumerate(steps):
-        op = int(step["operation"])
-        effective = op if op in allowed else int(Operation.SUBMIT)  # a disallowed op: no-op
+        op = jnp.int32(int(step["operation"]))
         r1, c1, r2, c2 = (int(v) for v in step["box"])
         selection = bbox_to_mask(r1, c1, r2, c2, (grid.shape[0], grid.shape[1]))
-        state = _apply(state, jnp.int32(effective), selection)
-        g, m = np.asarray(state.working_grid), np.asarray(state.working_grid_mask)
-        shown = to_numpy_grid(g, m)
-        frames.append(
-            (
-                f"{i + 1} {operation_name(op)}",
-                shown,
-                np.asarray(selection)[: shown.shape[0], : shown.shape[1]],
-            )
-        )
-    return frames
+        state = _apply(state, effective_operation(op, allowed), selection)
+        shown = to_numpy_grid(np.asarray(state.working_grid), np.asarray(state.working_grid_mask))
+        label = f"{i + 1} {operation_name(int(op))}"
+        if not bool(is_allowed(op, allowed)):
+            label += " (not allowed: a no-op)"
+        frames.append((label, shown, np.asarray(selection)[: shown.shape[0], : shown.shape[1]]))
+    final = _padded(summary.get("final_state"))
+    matches = final is not None and np.array_equal(frames[-1][1], to_numpy_grid(*final))
+    return Replay(frames, matches)

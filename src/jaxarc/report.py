@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
+from .logging.handlers.svg import parse_sample_stem
 from .logging.reader import RunData, load_episodes, read_run
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def _figure(
             s_std, std = _series(run, f"{spec}_std", x)
             if len(std) == len(mean):
                 low, high = bounds_of(f"{spec}_mean")  # a spread never crosses physical limits
+                low, high = -np.inf if low is None else low, np.inf if high is None else high
                 ax.fill_between(
                     steps,
                     np.clip(mean - std, low, high),
@@ -177,7 +179,7 @@ def _title(title: str, runs: Sequence[RunData]) -> str:
     """The panel title; the success rate says from how many episodes it comes."""
     if title != "Success rate":
         return title
-    counts = [v for run in runs for v in run.metrics.get("episodes_finished", []) if v is not None]
+    counts = [v for run in runs for v in run.metrics.get("episodes_counted", []) if v is not None]
     if not counts:
         return title
     low, high = int(min(counts)), int(max(counts))
@@ -220,18 +222,16 @@ def _summary_rows(
 Sample = tuple[str, str, str]
 
 
-def _recorded_steps(run: RunData) -> dict[tuple[int, int, str], tuple[dict[str, Any], list[Any]]]:
-    """(update, env id, kind) → (summary, recorded steps) of the run's sampled episodes."""
+def _recorded_steps(
+    run: RunData, step: int
+) -> dict[tuple[int, str], tuple[dict[str, Any], list[Any]]]:
+    """(env id, kind) → (summary, recorded steps) of the episodes sampled at ``step``."""
     out = {}
-    for episode in load_episodes(run.run_dir):
+    for episode in load_episodes(run.run_dir, f"episode_{step:06d}_env*"):
         summary = episode.get("summary") or {}
         if "environment_id" in summary and episode.get("steps"):
-            key = (
-                int(summary.get("episode_num", -1)),
-                int(summary["environment_id"]),
-                str(summary.get("sample_kind", "random")),
-            )
-            out[key] = (summary, episode["steps"])
+            kind = str(summary.get("sample_kind", "random"))
+            out[(int(summary["environment_id"]), kind)] = (summary, episode["steps"])
     return out
 
 
@@ -241,27 +241,45 @@ def _replay(run: RunData, recorded: tuple[dict[str, Any], list[Any]] | None) -> 
     from .replay import replay
     from .viz import replay_svg
 
+    summary, steps = recorded
     allowed = (run.config.get("action") or {}).get("allowed_operations")
-    frames = replay(recorded[0], recorded[1], allowed)
-    return "" if frames is None else replay_svg(frames, f"{len(frames) - 1} steps", cell=9)
+    result = replay(summary, steps, allowed)
+    if result is None:
+        return ""
+    title = f"{len(steps)} steps"
+    if summary.get("total_steps") and len(steps) < summary["total_steps"]:
+        title = f"the first {len(steps)} of {summary['total_steps']} steps"
+    if not result.matches_final:
+        title += " (the replay differs from the logged final grid)"
+    return replay_svg(result.frames, title, cell=9)
 
 
 def _gallery(run: RunData) -> list[tuple[int, list[Sample]]]:
+    """The sampled updates shown (at most MAX_GALLERY_STEPS), each with its pictures; only
+    their episodes are read and replayed."""
     folder = run.run_dir / "svg" / "samples"
-    recorded = _recorded_steps(run)
-    groups: dict[int, list[Sample]] = {}
+    files: dict[int, list[tuple[int, str, Path]]] = {}
     for path in sorted(folder.glob("update_*_env_*.svg")) if folder.is_dir() else []:
-        m = re.match(r"update_(\d+)_env_(\d+)(?:_(\w+))?$", path.stem)
-        if m:
-            step, env, kind = int(m.group(1)), int(m.group(2)), m.group(3) or "random"
-            label = f"env {env}" + ("" if kind == "random" else f" · {kind}")
-            replay = _replay(run, recorded.get((step, env, kind)))
-            groups.setdefault(step, []).append((label, path.read_text(encoding="utf-8"), replay))
-    steps = sorted(groups)
+        parsed = parse_sample_stem(path.stem)
+        if parsed is not None:
+            files.setdefault(parsed[0], []).append((parsed[1], parsed[2], path))
+    steps = sorted(files)
     if len(steps) > MAX_GALLERY_STEPS:  # first, last and evenly spaced in between
         picks = np.linspace(0, len(steps) - 1, MAX_GALLERY_STEPS).round().astype(int)
         steps = [steps[i] for i in sorted(set(picks.tolist()))]
-    return [(s, groups[s]) for s in steps]
+    gallery = []
+    for step in steps:
+        recorded = _recorded_steps(run, step)
+        samples = [
+            (
+                f"env {env}" + ("" if kind == "random" else f" · {kind}"),
+                path.read_text(encoding="utf-8"),
+                _replay(run, recorded.get((env, kind))),
+            )
+            for env, kind, path in files[step]
+        ]
+        gallery.append((step, samples))
+    return gallery
 
 
 CSS = (
@@ -442,8 +460,8 @@ def _gallery_section(runs: Sequence[RunData]) -> list[str]:
             parts.append("</div>")
     if not any_samples:
         parts.append(
-            "<p class='muted'>No sampled episodes were written "
-            "(sampling off, or the run is too short).</p>"
+            "<p class='muted'>No pictures of sampled episodes were written (sampling or "
+            "visualization.enabled off, or the run is too short).</p>"
         )
     parts.append("</section>")
     return parts

@@ -50,16 +50,15 @@ def load_config(
 
     Args:
         overrides: Hydra overrides, e.g. ``["logging=batched", "logging.num_samples=5"]``.
-        config_file: optional YAML file (a full or partial config, e.g. one saved by an
-            older version) whose values are merged over the packaged defaults before the
-            overrides are applied.
+        config_file: optional YAML file (a full or partial config, e.g. a run's saved
+            ``config.yaml``) whose values are merged over the packaged defaults; then only
+            the keys (or groups) named in ``overrides`` are set from them.
     """
     cfg = compose(overrides)
     if config_file is None:
         return JaxArcConfig.from_hydra(cfg)
     from omegaconf import OmegaConf
 
-    base = to_container(cfg)
     path = Path(config_file)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
@@ -68,7 +67,26 @@ def load_config(
         raise ConfigValidationError(
             [f"{path}: expected a mapping of sections, got {type(loaded).__name__}"]
         )
-    return JaxArcConfig.from_hydra(_deep_merge(base, loaded))
+    merged = _deep_merge(to_container(compose(())), loaded)  # the defaults, then the file
+    for key in _override_keys(overrides):  # then what the command line says, and only that
+        value = OmegaConf.select(cfg, key)
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        _set(merged, key.split("."), value)
+    return JaxArcConfig.from_hydra(merged)
+
+
+def _override_keys(overrides: Sequence[str]) -> list[str]:
+    """The config keys (or whole groups, e.g. ``dataset``) that ``overrides`` set."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return [o.key_or_group for o in OverridesParser.create().parse_overrides(list(overrides))]
+
+
+def _set(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    for name in path[:-1]:
+        tree = tree.setdefault(name, {})
+    tree[path[-1]] = value
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

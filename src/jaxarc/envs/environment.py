@@ -155,6 +155,18 @@ def _check_action(action: Action, state: State) -> None:
             )
 
 
+def is_allowed(op: jax.Array, allowed_operations: jax.Array) -> jax.Array:
+    """Whether ``op`` is in range and allowed (``allowed_operations``: ``bool[NUM_OPERATIONS]``)."""
+    in_range = (op >= 0) & (op < NUM_OPERATIONS)
+    return in_range & allowed_operations[jnp.clip(op, 0, NUM_OPERATIONS - 1)]
+
+
+def effective_operation(op: jax.Array, allowed_operations: jax.Array) -> jax.Array:
+    """The operation that runs: ``op`` when allowed, else submit's grid-untouched no-op
+    (``step`` also penalises a disallowed one, and it never ends the episode)."""
+    return jnp.where(is_allowed(op, allowed_operations), op, jnp.int32(Operation.SUBMIT))
+
+
 def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeStep]:
     """Apply ``action`` and return the next state and timestep.
 
@@ -164,9 +176,8 @@ def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeSt
     """
     _check_action(action, state)
     op = action.operation
-    in_range = (op >= 0) & (op < NUM_OPERATIONS)
-    allowed = in_range & params.allowed_operations[jnp.clip(op, 0, NUM_OPERATIONS - 1)]
-    effective = jnp.where(allowed, op, Operation.SUBMIT)  # submit leaves the grid untouched
+    allowed = is_allowed(op, params.allowed_operations)
+    effective = jnp.where(allowed, op, jnp.int32(Operation.SUBMIT))  # submit: grid untouched
     new = apply_operation(state, effective, action.selection)
     sim = similarity(new.working_grid, new.working_grid_mask, new.target_grid, new.target_grid_mask)
     submitted = allowed & (op == Operation.SUBMIT)

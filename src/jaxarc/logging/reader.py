@@ -109,11 +109,13 @@ def read_baselines(run_dir: str | Path) -> dict[str, dict[str, float]]:
     return {k: v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
 
 
-def load_episodes(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every episode file written by the FileHandler (``.json`` and ``.json.gz``), in name order."""
+def load_episodes(run_dir: str | Path, pattern: str = "episode_*") -> list[dict[str, Any]]:
+    """The episode files written by the FileHandler (``.json`` and ``.json.gz``) whose name
+    matches ``pattern`` (default: all; ``episode_000050_env*``: those sampled at update 50),
+    in name order."""
     folder = Path(run_dir) / "episodes"
     out = []
-    for path in sorted(folder.glob("episode_*.json*")):
+    for path in sorted(folder.glob(f"{pattern}.json*")):
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8") as f:
                 out.append(json.load(f))

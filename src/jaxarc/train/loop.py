@@ -50,6 +50,8 @@ class TrainResult:
     env_steps: int
     #: env steps/s after the first update (compilation left out); None below two updates
     steady_steps_per_second: float | None = None
+    #: the update this run started at (0, or the checkpoint's count when resumed)
+    first_update: int = 0
 
 
 @dataclass
@@ -126,10 +128,11 @@ def run_host(
         tally.runner, tally.done = runner, u + 1
         batch["update_step"] = u
         log.log_batch_step(batch)
-        if u % log_frequency == 0 or tally.done == end:  # a host sync only where one is due
-            _check_diverged(runner, u)
-        if tally.done % c.checkpoint_every == 0 and log.run_dir is not None:
-            save_checkpoint(log.run_dir, runner)
+        run_dir = log.run_dir if tally.done % c.checkpoint_every == 0 else None
+        if u % log_frequency == 0 or tally.done == end or run_dir:  # the only host syncs
+            _check_diverged(runner, u)  # never checkpoint NaN parameters
+        if run_dir is not None:
+            save_checkpoint(run_dir, runner)
         on_progress(tally.done)
 
 
@@ -158,6 +161,22 @@ def write_baselines(run_dir: Path, params: EnvParams, seed: int) -> dict[str, di
     return scores
 
 
+def _logging_line(config: JaxArcConfig) -> str:
+    lg = config.logging
+    stats = (
+        f"statistics every {lg.log_frequency} updates and the last"
+        if lg.batched_logging_enabled
+        else "batched statistics off"
+    )
+    extremes = " + the best and worst" if lg.sample_best_worst else ""
+    samples = (
+        f"{lg.num_samples} episodes{extremes} sampled every {lg.sample_frequency} updates"
+        if lg.sampling_enabled
+        else "no sampled episodes"
+    )
+    return f"{stats}; {samples}"
+
+
 def describe_run(
     config: JaxArcConfig,
     params: EnvParams,
@@ -181,9 +200,7 @@ def describe_run(
         f"{start + c.num_updates - 1}, {c.loop} loop, "
         f"{len(devices)} {devices[0].platform} device(s), "
         f"episodes ≤ {params.max_episode_steps} steps",
-        f"logging   every {config.logging.log_frequency} updates and the last"
-        if config.logging.batched_logging_enabled
-        else "logging   batched logging off",
+        "logging   " + _logging_line(config),
         f"run dir   {run_dir}" if run_dir is not None else "run dir   (not the main process)",
     ]
     if baselines:
@@ -257,4 +274,4 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     finally:
         log.close()
     env_steps = (tally.done - start) * steps_per_update
-    return TrainResult(log.run_dir, tally.done, interrupted, seconds, env_steps, steady)
+    return TrainResult(log.run_dir, tally.done, interrupted, seconds, env_steps, steady, start)

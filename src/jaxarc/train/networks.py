@@ -79,6 +79,10 @@ class ActorCritic(eqx.Module):
         self.row_head = eqx.nn.Conv1d(2 * hidden, 2, 1, key=k[4])
         self.col_head = eqx.nn.Conv1d(2 * hidden, 2, 1, key=k[5])
 
+    def value(self, obs: Observation) -> jax.Array:
+        """The critic's value of one observation."""
+        return self(obs)[3]
+
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """``(op_logits[35], row_logits[2, H], col_logits[2, W], value)`` for one observation."""
         x = jax.nn.relu(self.conv1(encode(obs)))

@@ -111,7 +111,7 @@ class PPO:
         finished_before = runner.env_state.stats.episodes_finished
         runner, traj = jax.lax.scan(self._env_step, runner, None, length=c.num_steps)
         last_obs = jax.vmap(observe, in_axes=(0, None))(runner.env_state.env_state, self.params)
-        last_value = jax.vmap(lambda o: runner.model(o)[3])(last_obs)
+        last_value = jax.vmap(runner.model.value)(last_obs)
 
         def gae_step(
             carry: tuple[jax.Array, jax.Array], t: tuple[jax.Array, jax.Array, jax.Array]
@@ -160,7 +160,8 @@ class PPO:
         residual_var = jnp.var(returns - traj.value)
         explained_variance = 1.0 - residual_var / jnp.maximum(jnp.var(returns), 1e-8)
         e = runner.env_state.stats
-        done = e.episodes_finished > finished_before  # an episode ended during this rollout
+        # environments whose last finished episode ended during this rollout: the ones counted
+        finished_in_rollout = e.episodes_finished > finished_before
         diverged = runner.diverged | ~jnp.isfinite(total)
         runner = Runner(model, opt_state, runner.env_state, key, runner.update + 1, diverged)
         batch_data = {
@@ -168,8 +169,8 @@ class PPO:
             "episode_lengths": e.last_length,
             "similarity_scores": e.last_similarity,
             "success_mask": e.last_success,
-            "episode_done_mask": done,
-            "episodes_finished": jnp.sum(done, dtype=jnp.int32),
+            "episode_done_mask": finished_in_rollout,
+            "episodes_counted": jnp.sum(finished_in_rollout, dtype=jnp.int32),
             "policy_loss": policy_loss,
             "value_loss": value_loss,
             "gradient_norm": grad_norm,

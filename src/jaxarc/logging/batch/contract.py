@@ -118,8 +118,9 @@ CONTRACT: tuple[MetricSpec, ...] = (
         "higher",
     ),
     MetricSpec("learning_rate", "learning_rate", "scalar", None, "Training", "Learning rate"),
-    # how many episodes the statistics above come from (the N of success_rate)
-    MetricSpec("episodes_finished", "episodes_finished", "scalar", None, "Progress", None),
+    # how many episodes the statistics above come from (the N of success_rate): one per
+    # environment that finished an episode during the rollout, its last one
+    MetricSpec("episodes_counted", "episodes_counted", "scalar", None, "Progress", None),
     # added by the logger when it knows env_steps_per_update (ExperimentLogger)
     MetricSpec("env_steps", "env_steps", "scalar", None, "Progress", None),
     MetricSpec(

@@ -66,64 +66,84 @@ def summaries(
     """One design-shaped episode summary per sampled environment (values absent from the batch
     are ``None``).
 
-    Task ids come from ``env_task_names`` (the batch's list of names, one per environment)
-    or from an integer ``task_ids`` row, named through ``task_lookup`` (index → name).
+    The first ``num_random`` rows are the random samples; when two more follow they are the
+    best and the worst (``gather_rows(extremes=True)``): each summary's ``sample_kind`` says
+    which, and an environment drawn twice is shown once, under its rank. Task ids come from
+    ``env_task_names`` (the batch's list of names, one per environment) or from an integer
+    ``task_ids`` row, named through ``task_lookup`` (index → name).
     """
-
-    def pick(key: str, i: int, cast: Any) -> Any:
-        return None if key not in rows else cast(np.asarray(rows[key])[i])
-
-    def state(key: str, i: int) -> Any:
-        return (
-            None if key not in rows else jax.tree.map(lambda leaf: np.asarray(leaf)[i], rows[key])
-        )
-
-    valid_key = next((k for k in MASK_KEYS if k in rows), None)
-    out = []
     ids = np.asarray(idx).tolist()
     kinds = ["random"] * len(ids)
     if num_random is not None and len(ids) == num_random + 2:
         kinds[num_random:] = ["best", "worst"]
-    seen: set[int] = set()
+    shown: dict[int, dict[str, Any]] = {}
     for i, (env_id, kind) in enumerate(zip(ids, kinds, strict=True)):
-        if kind != "random" and (
-            env_id in seen
-            or (valid_key is not None and not bool(np.asarray(rows[valid_key])[i]))
-            or (EXTREMES_KEY in rows and not np.isfinite(np.asarray(rows[EXTREMES_KEY])[i]))
-        ):
-            continue  # already shown, or no finished episode to be best or worst
-        seen.add(env_id)
-        if env_task_names is not None:
-            task_id = env_task_names[env_id]
-        elif "task_ids" in rows:
-            tid = int(np.asarray(rows["task_ids"])[i].item())
-            task_id = (
-                task_lookup[tid]
-                if task_lookup is not None and 0 <= tid < len(task_lookup)
-                else str(tid)
-            )
-        else:
-            task_id = f"batch_task_{env_id}"
-        summary = {
-            "episode_num": int(update_step),
-            "total_reward": pick("episode_returns", i, float),
-            "total_steps": pick("episode_lengths", i, int),
-            "final_similarity": pick("similarity_scores", i, float),
-            "success": pick("success_mask", i, bool),
-            "environment_id": int(env_id),
-            "task_id": task_id,
-            "initial_state": state("initial_states", i),
-            "final_state": state("final_states", i),
-        }
-        if "target_states" in rows:
-            summary["target_state"] = state("target_states", i)
-        if valid_key is not None:
-            summary["episode_finished"] = bool(np.asarray(rows[valid_key])[i])
-        if "episode_actions" in rows:
-            summary["actions"] = _actions(np.asarray(rows["episode_actions"])[i])
-        summary["sample_kind"] = kind
-        out.append(summary)
-    return out
+        if kind != "random":
+            if not _finished(rows, i):
+                continue  # no finished episode in the batch to be the best or the worst
+            if env_id in shown:  # drawn at random too: one picture, labelled with its rank
+                if shown[env_id]["sample_kind"] == "random":
+                    shown[env_id]["sample_kind"] = kind
+                continue
+        task_id = _task_id(rows, i, env_id, env_task_names, task_lookup)
+        shown[env_id] = _summary(update_step, rows, i, env_id, task_id, kind)
+    return list(shown.values())
+
+
+def _finished(rows: Mapping[str, Any], i: int) -> bool:
+    """Row ``i`` holds a finished episode with a finite similarity."""
+    valid_key = next((k for k in MASK_KEYS if k in rows), None)
+    if valid_key is not None and not bool(np.asarray(rows[valid_key])[i]):
+        return False
+    return EXTREMES_KEY not in rows or bool(np.isfinite(np.asarray(rows[EXTREMES_KEY])[i]))
+
+
+def _task_id(
+    rows: Mapping[str, Any],
+    i: int,
+    env_id: int,
+    env_task_names: Sequence[str] | None,
+    task_lookup: Sequence[str] | None,
+) -> str:
+    if env_task_names is not None:
+        return str(env_task_names[env_id])
+    if "task_ids" not in rows:
+        return f"batch_task_{env_id}"
+    tid = int(np.asarray(rows["task_ids"])[i].item())
+    return task_lookup[tid] if task_lookup is not None and 0 <= tid < len(task_lookup) else str(tid)
+
+
+def _summary(
+    update_step: int, rows: Mapping[str, Any], i: int, env_id: int, task_id: str, kind: str
+) -> dict[str, Any]:
+    def pick(key: str, cast: Any) -> Any:
+        return None if key not in rows else cast(np.asarray(rows[key])[i])
+
+    def state(key: str) -> Any:
+        return (
+            None if key not in rows else jax.tree.map(lambda leaf: np.asarray(leaf)[i], rows[key])
+        )
+
+    summary = {
+        "episode_num": int(update_step),  # the update it was sampled at
+        "total_reward": pick("episode_returns", float),
+        "total_steps": pick("episode_lengths", int),
+        "final_similarity": pick("similarity_scores", float),
+        "success": pick("success_mask", bool),
+        "environment_id": int(env_id),
+        "task_id": task_id,
+        "initial_state": state("initial_states"),
+        "final_state": state("final_states"),
+    }
+    if "target_states" in rows:
+        summary["target_state"] = state("target_states")
+    valid_key = next((k for k in MASK_KEYS if k in rows), None)
+    if valid_key is not None:
+        summary["episode_finished"] = bool(np.asarray(rows[valid_key])[i])
+    if "episode_actions" in rows:
+        summary["actions"] = _actions(np.asarray(rows["episode_actions"])[i])
+    summary["sample_kind"] = kind
+    return summary
 
 
 def _actions(rows: np.ndarray) -> list[dict[str, Any]]:

@@ -108,18 +108,20 @@ class RichHandler(BaseHandler):
         for stat in (*STATS, *(("non-finite",) if nonfinite else ())):
             table.add_column(stat, style="green", justify="right")
         for title, part in group_metrics(metrics):
-            if title in ("Training", "Other"):
+            if title in SECTIONS:
                 table.add_section()
                 table.add_row(f"[bold]{title}[/bold]")
             for label, values in _rows(part):
                 cells = [_fmt(values[s]) if s in values else "" for s in STATS]
                 if nonfinite:
                     cells.append(_fmt(values["nonfinite"]) if "nonfinite" in values else "")
-                table.add_row(("  " if title in ("Training", "Other") else "") + label, *cells)
+                table.add_row(("  " if title in SECTIONS else "") + label, *cells)
         self.console.print(table)
 
 
 STATS = ("mean", "std", "min", "max")
+#: groups of plain scalars, shown under a header of their own
+SECTIONS = ("Training", "Progress", "Other")
 
 
 def _rows(part: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

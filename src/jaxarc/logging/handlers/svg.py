@@ -14,6 +14,18 @@ from .base import BaseHandler
 logger = logging.getLogger("jaxarc.logging.svg")
 
 
+def sample_stem(step: int, env_id: int, kind: str = "random") -> str:
+    """The file stem of a sampled episode's picture: ``update_<step>_env_<id>[_<kind>]``."""
+    suffix = "" if kind == "random" else f"_{_safe(kind)}"
+    return f"update_{step:06d}_env_{env_id:05d}{suffix}"
+
+
+def parse_sample_stem(stem: str) -> tuple[int, int, str] | None:
+    """``(step, env id, kind)`` of a :func:`sample_stem` (``None`` for another name)."""
+    m = re.fullmatch(r"update_(\d+)_env_(\d+)(?:_(\w+))?", stem)
+    return None if m is None else (int(m.group(1)), int(m.group(2)), m.group(3) or "random")
+
+
 def _safe(name: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", str(name))
 
@@ -91,10 +103,12 @@ class SVGHandler(BaseHandler):
         else:
             (self.dir / "samples").mkdir(exist_ok=True)
             kind = summary_data.get("sample_kind", "random")
-            suffix = "" if kind == "random" else f"_{_safe(kind)}"
-            path = self.dir / "samples" / f"update_{num:06d}_env_{int(env_id):05d}{suffix}.svg"
+            path = self.dir / "samples" / f"{sample_stem(num, int(env_id), kind)}.svg"
             title = f"update {num} · env {env_id} · task {summary_data.get('task_id', '?')}"
             title += "" if kind == "random" else f" · {kind} of the batch"
+            if summary_data.get("episode_finished") is False:  # its last episode is older
+                older = "no episode finished yet" if not summary_data.get("total_steps") else None
+                title += f" · {older or 'no episode finished in this update'}"
         svg = episode_summary_svg(
             initial,
             final,
