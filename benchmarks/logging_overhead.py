@@ -73,20 +73,24 @@ def jit_runner(ppo: PPO, log: ExperimentLogger):
 
 def overhead(cfg, loop: str, updates: int, rounds: int, tmp: Path) -> dict:
     _, params = jaxarc.make(None, cfg)
-    ppo = PPO(cfg.train, params)
-    runner0 = ppo.init(jax.random.PRNGKey(0))
     times = {"disabled": [], "batched": []}
+    # as `jaxarc train` runs them: with logging, episodes also record their actions (replays)
+    ppos = {
+        "disabled": PPO(cfg.train, params),
+        "batched": PPO(cfg.train, params, record_actions=params.max_episode_steps),
+    }
+    runners = {name: ppo.init(jax.random.PRNGKey(0)) for name, ppo in ppos.items()}
     logs = {name: make_logger(cfg, name == "batched", tmp) for name in times}
     runs = {
-        name: (host_runner if loop == "host" else jit_runner)(ppo, log)
+        name: (host_runner if loop == "host" else jit_runner)(ppos[name], log)
         for name, log in logs.items()
     }
     for name in times:  # compile and warm up both
-        runs[name](runner0, 1, updates if loop == "jit" else 2)
+        runs[name](runners[name], 1, updates if loop == "jit" else 2)
     for r in range(rounds):
         for name in ("disabled", "batched") if r % 2 == 0 else ("batched", "disabled"):
             t0 = time.perf_counter()
-            runs[name](runner0, 0, updates)
+            runs[name](runners[name], 0, updates)
             times[name].append(time.perf_counter() - t0)
     for log in logs.values():
         log.close()

@@ -49,6 +49,9 @@ def main() -> None:
         "grid": jax.random.randint(key, (n, 6, 6), 0, 10).astype(jnp.int8),
         "mask": jnp.ones((n, 6, 6), bool),
     }
+    ops = jax.random.randint(key, (n, 8, 1), 0, 34)
+    corners = jax.random.randint(jax.random.fold_in(key, 1), (n, 8, 4), 0, 6)
+    actions = jnp.concatenate([ops, corners], axis=2).astype(jnp.int16)  # 8 steps each
     t0 = time.perf_counter()
     with ExperimentLogger(cfg) as log:
         for u in range(args.updates):
@@ -69,6 +72,7 @@ def main() -> None:
                     "initial_states": grids,
                     "final_states": grids,
                     "target_states": grids,
+                    "episode_actions": actions,  # replayed step by step in the report
                 }
             )
     write_s = time.perf_counter() - t0
@@ -80,7 +84,7 @@ def main() -> None:
     png_s = time.perf_counter() - t0
     lines = len((log.run_dir / "batch_metrics.jsonl").read_text().splitlines())
     print(
-        f"{lines} metric lines, {args.updates // 50 * 3} sampled-episode SVGs "
+        f"{lines} metric lines, {len(list((log.run_dir / 'svg' / 'samples').glob('*.svg')))} sampled-episode SVGs "
         f"(written in {write_s:.1f} s)"
     )
     print(

@@ -1,4 +1,5 @@
-"""The README's benchmark tables are generated from benchmarks/results and never drift."""
+"""The README: its benchmark tables come from benchmarks/results and never drift, and every
+python block runs on its own."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ LAYERS = {
     "train": 5,
     "report": 5,
     "cli": 6,
+    "jaxarc": 7,  # `import jaxarc` / `from jaxarc import …`: the whole package, from inside it
 }
 #: entry points that may import anything (``python -m jaxarc.train`` runs the CLI)
 ENTRY_POINTS = {"__init__.py", "__main__.py"}
@@ -85,7 +86,8 @@ def test_the_checker_sees_upward_imports(tmp_path, monkeypatch):
     fake = tmp_path / "jaxarc"
     for name, text in {
         "data/__init__.py": "",
-        "data/bad.py": "from ..envs.environment import EnvParams\nimport jaxarc.logging\n",
+        "data/bad.py": "from ..envs.environment import EnvParams\nimport jaxarc.logging\n"
+        "import jaxarc\nfrom jaxarc import make\n",
         "envs/__init__.py": "",
         "logging/__init__.py": "",
     }.items():
@@ -96,4 +98,6 @@ def test_the_checker_sees_upward_imports(tmp_path, monkeypatch):
     assert problems == [
         "data/bad.py:1: data (layer 2) imports envs (layer 2)",
         "data/bad.py:2: data (layer 2) imports logging (layer 4)",
+        "data/bad.py:3: data (layer 2) imports jaxarc (layer 7)",
+        "data/bad.py:4: data (layer 2) imports jaxarc (layer 7)",
     ]
