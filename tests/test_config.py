@@ -217,7 +217,7 @@ def test_wrong_types_and_ranges():
     assert "logging.log_level must be one of 'DEBUG', 'INFO', 'WARNING', 'ERROR'" in msg
     assert "logging.compression must be a boolean" in msg
     assert "dataset.max_grid_size must be in 1..30" in msg
-    assert "ids outside 0..34: [40]" in msg
+    assert "ids outside 0..35: [40]" in msg
 
 
 def test_old_config_with_async_keys_loads_with_one_deprecation_warning(tmp_path):

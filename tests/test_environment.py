@@ -69,7 +69,7 @@ def test_known_solution_solves_007bbfb7(task_007):
             if inp[i, j]:
                 solution[3 * i : 3 * i + 3, 3 * j : 3 * j + 3] = inp
     resize = np.zeros((30, 30), bool)
-    resize[8, 8] = True
+    resize[:9, :9] = True  # the selection box's size: 9×9 (ARCLE's ResizeGrid)
     state, ts = STEP(state, Action(33, resize), eval_params)
     for colour in np.unique(solution):
         sel = np.zeros((30, 30), bool)
@@ -107,8 +107,8 @@ def test_unsolved_submit_and_truncation(small_env):
 def test_bad_actions_fail_at_trace_time(small_env):
     env, params = small_env
     state, _ = env.reset(jax.random.PRNGKey(0), params)
-    with pytest.raises(ValueError, match="operation id 35 is out of range: valid ids are 0..34"):
-        env.step(state, Action(35, jnp.zeros((10, 10), bool)), params)
+    with pytest.raises(ValueError, match="operation id 36 is out of range: valid ids are 0..35"):
+        env.step(state, Action(36, jnp.zeros((10, 10), bool)), params)
     with pytest.raises(
         ValueError, match=r"selection has shape \(5, 5\), but the grid is \(10, 10\)"
     ):
@@ -139,7 +139,7 @@ def test_wrappers_and_spaces(small_env):
     env, params = small_env
     state, _ = env.reset(jax.random.PRNGKey(0), params)
     a = env.action_space(params).sample(jax.random.PRNGKey(3))
-    assert a.selection.shape == (10, 10) and 0 <= int(a.operation) < 35
+    assert a.selection.shape == (10, 10) and 0 <= int(a.operation) < 36
     obs_space = env.observation_space(params)
     obs = obs_space.sample(jax.random.PRNGKey(4))
     assert (
@@ -149,7 +149,7 @@ def test_wrappers_and_spaces(small_env):
     )
     assert not np.asarray(obs.working_grid)[~np.asarray(obs.working_grid_mask)].any()
     bbox = BboxActionWrapper(env)
-    assert bbox.action_space(params).nvec == (35, 10, 10, 10, 10)
+    assert bbox.action_space(params).nvec == (36, 10, 10, 10, 10)
     s1, _ = bbox.step(state, jnp.array([2, 3, 4, 1, 1]), params)
     sel = np.asarray(s1.selection)
     assert sel[1:4, 1:5].all() and sel.sum() == 12
@@ -158,11 +158,11 @@ def test_wrappers_and_spaces(small_env):
     flat = FlatActionWrapper(env)
     s3, _ = flat.step(state, jnp.int32(2 * 100 + 3 * 10 + 4), params)
     assert np.array_equal(np.asarray(s3.selection), np.asarray(s2.selection))
-    assert flat.action_space(params).n == 3500
-    assert flat.action_space(params).contains(3499) and not flat.action_space(params).contains(3500)
+    assert flat.action_space(params).n == 3600
+    assert flat.action_space(params).contains(3599) and not flat.action_space(params).contains(3600)
     space = bbox.action_space(params)
     assert space.contains(np.asarray(space.sample(jax.random.PRNGKey(5)))) and not space.contains(
-        np.array([35, 0, 0, 0, 0])
+        np.array([36, 0, 0, 0, 0])
     )
     assert bbox.unwrapped is env
     with pytest.raises(ValueError, match="bbox action is"):
@@ -320,7 +320,7 @@ def test_named_ids_and_typed_extras(small_env, small_config):
     from jaxarc.envs.operations import OPERATION_NAMES
 
     assert [op.name.lower() for op in jaxarc.Operation] == list(OPERATION_NAMES)
-    assert jaxarc.Operation.SUBMIT == 34 and jaxarc.NUM_OPERATIONS == 35
+    assert jaxarc.Operation.SUBMIT == 34 and jaxarc.NUM_OPERATIONS == 36
     assert jaxarc.Operation.FILL_0 + 3 == jaxarc.Operation.FILL_3
     assert [int(s) for s in StepType] == [0, 1, 2, 3] and StepType(2).name == "TERMINATED"
     env, params = small_env

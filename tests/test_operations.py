@@ -29,7 +29,7 @@ def run(op, sel_cells, grid=G, **kw):
 
 
 def test_names_cover_all_ids():
-    assert len(OPERATION_NAMES) == NUM_OPERATIONS == 35
+    assert len(OPERATION_NAMES) == NUM_OPERATIONS == 36
     assert (
         operation_name(0) == "fill_0"
         and operation_name(34) == "submit"
@@ -92,14 +92,13 @@ BOX = [[1, 2, 3], [4, 5, 6], [0, 0, 0], [0, 0, 0]]
 FULL_BOX = [(r, c) for r in range(2) for c in range(3)]
 
 
-def test_rotate_clockwise():
-    out = run(24, FULL_BOX, grid=BOX)
-    assert crop(out) == [[4, 1, 0], [5, 2, 0], [6, 3, 0], [0, 0, 0]]
-
-
-def test_rotate_counter_clockwise():
-    out = run(25, FULL_BOX, grid=BOX)
-    assert crop(out) == [[3, 6, 0], [2, 5, 0], [1, 4, 0], [0, 0, 0]]
+def test_rotations_keep_the_box_centre():
+    # a 2×3 box centred at (0.5, 1) becomes 3×2 centred there too: rows -1..1 (row -1 is cut)
+    assert crop(run(24, FULL_BOX, grid=BOX)) == [[5, 2, 0], [6, 3, 0], [0, 0, 0], [0, 0, 0]]
+    assert crop(run(25, FULL_BOX, grid=BOX)) == [[2, 5, 0], [1, 4, 0], [0, 0, 0], [0, 0, 0]]
+    # ARCLE's example: the middle row of a 3×3 grid turns into the middle column
+    row = [[0, 0, 0], [1, 2, 3], [0, 0, 0]]
+    assert crop(run(24, [(1, 0), (1, 1), (1, 2)], grid=row)) == [[0, 1, 0], [0, 2, 0], [0, 3, 0]]
 
 
 def test_rotate_offset_square():
@@ -111,6 +110,19 @@ def test_rotate_offset_square():
 def test_flips():
     assert crop(run(26, FULL_BOX, grid=BOX))[:2] == [[3, 2, 1], [6, 5, 4]]
     assert crop(run(27, FULL_BOX, grid=BOX))[:2] == [[4, 5, 6], [1, 2, 3]]
+
+
+def test_black_is_transparent_when_moving_flipping_and_rotating():
+    # a selected black cell does not overwrite what it lands on (ARCLE)
+    assert crop(run(23, [(0, 0), (0, 1)], grid=[[5, 0, 7, 0]])) == [[0, 5, 7, 0]]
+    assert crop(run(26, [(0, 0), (1, 1)], grid=[[0, 5], [7, 8]])) == [[0, 5], [8, 0]]
+
+
+def test_empty_selection_does_nothing():
+    for op in (20, 24, 26, 28, 29, 33, 35):
+        out = run(op, [], clipboard=[[6]])
+        assert crop(out) == G, op
+        assert np.asarray(out.clipboard)[0, 0] == 6, op  # the clipboard is kept too
 
 
 def test_copy_paste_and_cut():
@@ -127,15 +139,37 @@ def test_copy_paste_and_cut():
     assert crop(pasted_cut)[0] == [3, 3, 0, 2]
 
 
+def test_paste_writes_the_whole_rectangle_and_copy_must_stay_inside_the_grid():
+    state = make_state([[0, 0, 0], [0, 0, 0], [0, 0, 6]])
+    copied = apply(state, jnp.int32(28), cells([(2, 1), (2, 2)]))  # [0 6]: black included
+    pasted = apply(copied, jnp.int32(29), cells([(0, 1)]))
+    assert crop(pasted)[0] == [0, 0, 6]
+    onto = apply(
+        apply(copied, jnp.int32(3), cells([(0, 1), (0, 2)])), jnp.int32(29), cells([(0, 1)])
+    )
+    assert crop(onto)[0] == [0, 0, 6]  # the clipboard's black overwrites (ARCLE's paste)
+    outside = apply(state, jnp.int32(28), cells([(2, 2), (3, 3)]))  # leaves the 3×3 grid
+    assert not np.asarray(outside.clipboard_mask).any()  # ARCLE ignores such a copy
+
+
+def test_copy_from_the_input_selection():
+    state = make_state(G)
+    edited = apply(state, jnp.int32(31), cells([]))  # clear the working grid
+    copied = apply(edited, jnp.int32(35), cells([(2, 2), (2, 3)]))  # from the input: [3 3]
+    pasted = apply(copied, jnp.int32(29), cells([(0, 0)]))
+    assert crop(pasted)[0] == [3, 3, 0, 0]
+
+
 def test_clear_copy_input_resize_submit():
     state = make_state(G)
     cleared = apply(state, jnp.int32(31), cells([]))
     assert crop(cleared) == [[0] * 4] * 3
     restored = apply(cleared, jnp.int32(32), cells([]))
     assert crop(restored) == G
-    bigger = apply(state, jnp.int32(33), cells([(4, 4)]))
-    assert crop(bigger) == [row + [0] for row in G] + [[0] * 5] * 2
-    smaller = apply(state, jnp.int32(33), cells([(0, 0), (1, 1)]))
-    assert crop(smaller) == [[1, 1], [1, 0]]
+    # resize takes the selection box's size and clears the grid (ARCLE's ResizeGrid)
+    bigger = apply(state, jnp.int32(33), cells([(0, 0), (4, 4)]))
+    assert crop(bigger) == [[0] * 5] * 5
+    smaller = apply(state, jnp.int32(33), cells([(2, 2), (3, 3)]))
+    assert crop(smaller) == [[0, 0], [0, 0]]
     assert crop(apply(state, jnp.int32(33), cells([]))) == G  # empty selection: no-op
     assert crop(apply(state, jnp.int32(34), cells([(0, 0)]))) == G

@@ -16,7 +16,8 @@ import numpy as np
 
 
 class Operation(enum.IntEnum):
-    """The 35 operation ids (ARCLE/O2ARC style); ``jaxarc.envs.operations`` implements them.
+    """The 36 operation ids (ARCLE/O2ARC semantics); ``jaxarc.envs.operations`` implements
+    them, and ``jaxarc.envs.operations.ARCLE`` maps each to ARCLE's ``O2ARCv2Env`` id.
 
     ``Operation.FILL_0 + c`` fills with colour ``c``, ``Operation.FLOOD_FILL_0 + c`` flood
     fills with it.
@@ -57,6 +58,7 @@ class Operation(enum.IntEnum):
     COPY_INPUT = 32
     RESIZE = 33
     SUBMIT = 34
+    COPY_INPUT_SELECTION = 35
 
 
 #: Number of operation ids (``0 .. NUM_OPERATIONS - 1``).

@@ -1,24 +1,32 @@
-"""The 35 ARCLE-style grid operations, grouped into parameterised families.
+"""The 36 grid operations with ARCLE's semantics, grouped into parameterised families.
 
-Under ``vmap`` a 35-way ``lax.switch`` evaluates every branch for every environment, so the
+Under ``vmap`` a 36-way ``lax.switch`` evaluates every branch for every environment, so the
 operations are computed as a handful of families instead and one result is selected:
 
 ===========  ==========================================================
 ids          operation
 ===========  ==========================================================
 0–9          fill the selection with colour ``id``
-10–19        flood fill (4-connected, same colour) from the selection with colour ``id - 10``
+10–19        flood fill (4-connected, same colour) from the selected cells with ``id - 10``
 20–23        move the selected cells one cell up / down / left / right
-24–25        rotate the selection's bounding box clockwise / counter-clockwise
+24–25        rotate the selection clockwise / counter-clockwise about its box's centre
 26–27        flip the selection horizontally (left↔right) / vertically (top↔bottom)
 28           copy the selection to the clipboard
-29           paste the clipboard with its top-left at the selection's top-left
+29           paste the clipboard's rectangle with its top-left at the selection's top-left
 30           cut (copy, then clear the selection to 0)
 31           clear the whole grid to 0
 32           copy the input grid (contents and size) into the working grid
-33           resize the grid to end at the selection's bottom-right corner
+33           resize the grid to the selection's box size (and clear it)
 34           submit (ends the episode)
+35           copy the selection of the *input* grid to the clipboard
 ===========  ==========================================================
+
+ARCLE's rules, which ``tests/test_arcle_parity.py`` checks against ARCLE's own functions:
+moved, flipped and rotated cells are written only where they are not black (black is
+transparent) over the grid with the selection cleared; an empty selection does nothing;
+a copy whose selection leaves the grid does nothing; paste writes the clipboard's whole
+rectangle (black too, as ARCLE's ``O2ARCv2Env`` does). :data:`ARCLE` maps each id to
+ARCLE's and names every difference.
 
 Geometric operations (moves, rotations, flips, paste) are one family: each reads
 destination ``(i, j)`` from source ``(R[i], C[j])`` of the grid, its transpose or the
@@ -27,6 +35,8 @@ clipboard, so it costs two gathers of whole rows. Flood fill runs on bit-packed 
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -46,6 +56,42 @@ __all__ = [
 
 Op = Operation
 SUBMIT = Op.SUBMIT
+
+
+class ArcleOp(NamedTuple):
+    """ARCLE's counterpart of one of our operations (``O2ARCv2Env`` numbering)."""
+
+    id: int | None
+    name: str | None
+    difference: str = ""
+
+
+_MULTI_FLOOD = "ARCLE fills only when exactly one cell is selected; we fill from every one"
+#: our id → ARCLE's ``O2ARCv2Env`` id, its name and any difference (``tests/test_arcle_parity.py``)
+ARCLE: dict[Operation, ArcleOp] = {
+    **{Op(c): ArcleOp(c, f"Color{c}") for c in range(10)},
+    **{Op(10 + c): ArcleOp(10 + c, f"FloodFill{c}", _MULTI_FLOOD) for c in range(10)},
+    Op.MOVE_UP: ArcleOp(20, "Move_U"),
+    Op.MOVE_DOWN: ArcleOp(21, "Move_D"),
+    Op.MOVE_LEFT: ArcleOp(23, "Move_L"),
+    Op.MOVE_RIGHT: ArcleOp(22, "Move_R"),
+    Op.ROTATE_CW: ArcleOp(25, "Rotate_270"),
+    Op.ROTATE_CCW: ArcleOp(24, "Rotate_90"),
+    Op.FLIP_HORIZONTAL: ArcleOp(26, "Flip_H"),
+    Op.FLIP_VERTICAL: ArcleOp(27, "Flip_V"),
+    Op.COPY: ArcleOp(29, "CopyO", "ARCLE also copies a selection one row/column past the grid"),
+    Op.PASTE: ArcleOp(30, "Paste"),
+    Op.CUT: ArcleOp(None, None, "not in ARCLE"),
+    Op.CLEAR: ArcleOp(32, "ResetGrid"),
+    Op.COPY_INPUT: ArcleOp(31, "CopyFromInput"),
+    Op.RESIZE: ArcleOp(33, "ResizeGrid"),
+    Op.SUBMIT: ArcleOp(34, "Submit", "ends the episode: ARCLE with max_trial=1"),
+    Op.COPY_INPUT_SELECTION: ArcleOp(
+        28, "CopyI", "ARCLE also copies a selection one row/column past the input"
+    ),
+}
+#: Where ARCLE keeps hidden state we do not: after a move/rotate/flip, ARCLE's next object
+#: operation with an empty selection acts on the remembered object; ours does nothing.
 
 
 def _bbox(mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
@@ -100,42 +146,67 @@ def flood_region(seed: jax.Array, grid: jax.Array, mask: jax.Array) -> jax.Array
     return _unpack_rows(bits, width)
 
 
+def _rect(
+    r0: jax.typing.ArrayLike,
+    r1: jax.typing.ArrayLike,
+    c0: jax.typing.ArrayLike,
+    c1: jax.typing.ArrayLike,
+    shape: tuple[int, ...],
+) -> jax.Array:
+    """``bool[shape]``: the cells of rows ``r0..r1`` and columns ``c0..c1``."""
+    rows = lax.broadcasted_iota(jnp.int32, shape, 0)
+    cols = lax.broadcasted_iota(jnp.int32, shape, 1)
+    return (rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)
+
+
 def _geometric_indices(
-    op: jax.Array, sel: jax.Array, clip_mask: jax.Array, size: int
+    op: jax.Array, selection: jax.Array, clip_mask: jax.Array, size: int
 ) -> tuple[jax.Array, jax.Array]:
     """Row and column source indices for ops 20–27 and 29.
 
     Every geometric operation maps destination ``(i, j)`` to a source cell
     ``(R[i], C[j])`` of either the grid, its transpose (rotations) or the clipboard, where
     ``R`` and ``C`` are affine in ``i`` and ``j``. Two gathers of whole rows replace one
-    gather per cell.
+    gather per cell. Like ARCLE, the selection's box is taken as given (also where it leaves
+    the grid), and a rotated box keeps its centre: its top-left is
+    ``(⌊(r0 + r1 - (w - 1)) / 2⌋, ⌊(c0 + c1 - (h - 1)) / 2⌋)``.
     """
-    r0, r1, c0, c1, _ = _bbox(sel)
+    r0, r1, c0, c1, _ = _bbox(selection)
     h, w = r1 - r0 + 1, c1 - c0 + 1
+    nr0 = jnp.floor_divide(r0 + r1 - (w - 1), 2)  # the rotated box's top-left
+    nc0 = jnp.floor_divide(c0 + c1 - (h - 1), 2)
     p0, _, q0, _, _ = _bbox(clip_mask)
     conds = [op == o for o in range(Op.MOVE_UP, Op.FLIP_VERTICAL + 1)]  # 20..27 in order
     # R[i] = row_sign * i + row_off ; C[j] = col_sign * j + col_off
     row_sign = jnp.where((op == Op.ROTATE_CCW) | (op == Op.FLIP_VERTICAL), -1, 1)
     col_sign = jnp.where((op == Op.ROTATE_CW) | (op == Op.FLIP_HORIZONTAL), -1, 1)
-    row_off = jnp.select(conds, [1, -1, 0, 0, c0 - r0, c0 + w - 1 + r0, 0, r0 + r1], p0 - r0)
-    col_off = jnp.select(conds, [0, 0, 1, -1, r0 + h - 1 + c0, r0 - c0, c0 + c1, 0], q0 - c0)
+    row_off = jnp.select(conds, [1, -1, 0, 0, c0 - nr0, c0 + w - 1 + nr0, 0, r0 + r1], p0 - r0)
+    col_off = jnp.select(conds, [0, 0, 1, -1, r0 + h - 1 + nc0, r0 - nc0, c0 + c1, 0], q0 - c0)
     idx = jnp.arange(size, dtype=jnp.int32)
     return row_sign * idx + row_off, col_sign * idx + col_off
 
 
 def _transform(
-    op: jax.Array, grid: jax.Array, sel: jax.Array, clipboard: jax.Array, clip_mask: jax.Array
+    op: jax.Array,
+    grid: jax.Array,
+    selection: jax.Array,
+    clipboard: jax.Array,
+    clip_rect: jax.Array,
+    clip_mask: jax.Array,
 ) -> jax.Array:
-    """Result of the geometric operations (moves, rotations, flips, paste) on ``grid``."""
+    """The geometric operations' patch: the value each cell receives, ``-1`` where none.
+
+    Moves, rotations and flips carry the selected cells (their zeros too: the caller treats
+    black as transparent, as ARCLE does); paste carries the clipboard's whole rectangle.
+    """
     size = grid.shape[0]
     is_paste = op == Op.PASTE
     src_grid = jnp.where(is_paste, clipboard, grid)
-    src_area = jnp.where(is_paste, clip_mask, sel)
+    src_area = jnp.where(is_paste, clip_rect, selection)
     tagged = jnp.where(src_area, src_grid, jnp.int8(-1))
-    tagged = jnp.where(
-        (op == Op.ROTATE_CW) | (op == Op.ROTATE_CCW), tagged.T, tagged
-    )  # rotations read the transpose
-    rows, cols = _geometric_indices(op, sel, clip_mask, size)
+    rotation = (op == Op.ROTATE_CW) | (op == Op.ROTATE_CCW)
+    tagged = jnp.where(rotation, tagged.T, tagged)  # rotations read the transpose
+    rows, cols = _geometric_indices(op, selection, clip_mask, size)
     row_ok = (rows >= 0) & (rows < size)
     col_ok = (cols >= 0) & (cols < size)
     picked = jnp.take(tagged, jnp.clip(rows, 0, size - 1), axis=0)
@@ -143,18 +214,22 @@ def _transform(
     return jnp.where(row_ok[:, None] & col_ok[None, :], picked, jnp.int8(-1))
 
 
+def _inside(box: tuple[jax.Array, ...], mask: jax.Array) -> jax.Array:
+    """The (non-empty) box ``(r0, r1, c0, c1, any)`` lies inside the grid ``mask``."""
+    _, gr1, _, gc1, _ = _bbox(mask)
+    return box[4] & (box[1] <= gr1) & (box[3] <= gc1)
+
+
 def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
     """Apply operation ``op`` (an int32 :class:`~jaxarc.types.Operation` id) to ``selection``.
 
     Pure and vmap-friendly; only the grid, its mask, the selection and the clipboard change.
-
-    Submit (34) leaves the grid unchanged; the environment ends the episode.
+    ARCLE's semantics (see the module docstring and the README's table); submit (34) leaves
+    the grid unchanged, the environment ends the episode.
     """
     grid, mask = state.working_grid, state.working_grid_mask
     sel = selection & mask
-    height, width = grid.shape
-    rows = lax.broadcasted_iota(jnp.int32, (height, width), 0)
-    cols = lax.broadcasted_iota(jnp.int32, (height, width), 1)
+    box = _bbox(selection)
     colour = (op % 10).astype(grid.dtype)
 
     # fill / flood fill
@@ -163,19 +238,23 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
     flood = flood_region(jnp.where(is_flood, sel, False), grid, mask)
     painted = jnp.where(jnp.where(is_fill, sel, flood), colour, grid)
 
-    # moves, rotations, flips and paste: two row gathers
+    # moves, rotations, flips and paste: two row gathers; black is transparent except in paste
     is_paste = op == Op.PASTE
-    moved = _transform(op, grid, sel, state.clipboard, state.clipboard_mask)
-    dest = (moved >= 0) & mask
+    cp0, cp1, cq0, cq1, has_clip = _bbox(state.clipboard_mask)
+    clip_rect = _rect(cp0, cp1, cq0, cq1, grid.shape) & has_clip
+    moved = _transform(op, grid, selection, state.clipboard, clip_rect, state.clipboard_mask)
+    lands = jnp.where(is_paste, moved >= 0, moved > 0) & mask & box[4]
     base = jnp.where(is_paste, grid, jnp.where(sel, jnp.int8(0), grid))
-    transformed = jnp.where(dest, moved, base)
+    transformed = jnp.where(lands, moved, base)
 
     # clipboard, clear, copy input, resize
-    cut = jnp.where(sel, jnp.int8(0), grid)
+    copies = ((op == Op.COPY) | (op == Op.CUT)) & _inside(box, mask)
+    copies_input = (op == Op.COPY_INPUT_SELECTION) & _inside(box, state.input_grid_mask)
+    cut = jnp.where(copies & sel, jnp.int8(0), grid)
     cleared = jnp.zeros_like(grid)
-    _, r1, _, c1, has_sel = _bbox(selection)  # resize may grow past the current grid
-    resized_mask = jnp.where(has_sel, (rows <= r1) & (cols <= c1), mask)
-    resized = jnp.where(mask & resized_mask, grid, jnp.int8(0))
+    resized_mask = jnp.where(
+        box[4], _rect(0, box[1] - box[0], 0, box[3] - box[2], grid.shape), mask
+    )
 
     is_geom = ((op >= Op.MOVE_UP) & (op <= Op.FLIP_VERTICAL)) | is_paste
     new_grid = jnp.select(
@@ -185,17 +264,18 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
             op == Op.CUT,
             op == Op.CLEAR,
             op == Op.COPY_INPUT,
-            op == Op.RESIZE,
+            (op == Op.RESIZE) & box[4],
         ],
-        [painted, transformed, cut, cleared, state.input_grid, resized],
+        [painted, transformed, cut, cleared, state.input_grid, cleared],
         grid,
     )
     new_mask = jnp.select(
         [op == Op.COPY_INPUT, op == Op.RESIZE], [state.input_grid_mask, resized_mask], mask
     )
-    copies = (op == Op.COPY) | (op == Op.CUT)
-    clipboard = jnp.where(copies, jnp.where(sel, grid, jnp.int8(0)), state.clipboard)
-    clipboard_mask = jnp.where(copies, sel, state.clipboard_mask)
+    source = jnp.where(copies_input, state.input_grid, grid)
+    takes = copies | copies_input
+    clipboard = jnp.where(takes, jnp.where(selection, source, jnp.int8(0)), state.clipboard)
+    clipboard_mask = jnp.where(takes, selection, state.clipboard_mask)
     new_state: State = eqx.tree_at(
         lambda s: (s.working_grid, s.working_grid_mask, s.selection, s.clipboard, s.clipboard_mask),
         state,
