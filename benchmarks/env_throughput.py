@@ -1,4 +1,6 @@
-"""Environment steps per second, measured the way upstream JaxARC measures it.
+"""Environment steps per second, measured the way upstream JaxARC measures it (on a 30×30
+ARC-AGI-1 task, on the ARC-AGI-1 tasks of at most 10×10, and on upstream's headline MiniARC
+task, which needs the ``arcle`` extra).
 
 Per environment: a ``lax.scan`` of 100 steps with random valid bounding-box actions and
 automatic reset; ``jax.jit(jax.vmap(...))`` over N environments; compile time reported
@@ -98,6 +100,11 @@ def main() -> None:
         ["dataset=agi1", "dataset.max_grid_size=10", "dataset.max_task_size=10"]
     )
     rows += measure("AGI1-train tasks <=10x10 (10x10)", "AGI1-train", small, args.sizes)
+    # upstream JaxARC's headline workload (its README's throughput table)
+    miniarc = jaxarc.load_config(["dataset=miniarc"])
+    rows += measure(
+        "MiniARC 5x5", "MiniARC-Most_Common_color_l6ab0lf3xztbyxsu3p", miniarc, args.sizes
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {

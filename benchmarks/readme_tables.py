@@ -100,9 +100,32 @@ def batched_logging() -> list[str]:
     return lines
 
 
+def operations() -> list[str]:
+    """Each operation id, what it does, ARCLE's id and name, and any difference (from
+    ``jaxarc.envs.operations``, not from a results file)."""
+    from jaxarc.envs.operations import ARCLE, DESCRIPTIONS
+    from jaxarc.types import Operation
+
+    head = ["id", "`jaxarc.Operation`", "what it does", "ARCLE (`O2ARCv2Env`)", "difference"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    families = [(range(0, 10), "FILL_c", "Color"), (range(10, 20), "FLOOD_FILL_c", "FloodFill")]
+    for ids, name, arcle in families:
+        what = DESCRIPTIONS[Operation(ids[0])].replace(" 0", " c")
+        diff = ARCLE[Operation(ids[0])].difference or "—"
+        lines.append(_row([f"{ids[0]}–{ids[-1]}", name, what, f"{ids[0]}–{ids[-1]} {arcle}c", diff]))
+    for op in Operation:
+        if op < 20:
+            continue
+        theirs = ARCLE[op]
+        arcle = "—" if theirs.id is None else f"{theirs.id} {theirs.name}"
+        lines.append(_row([str(int(op)), op.name, DESCRIPTIONS[op], arcle, theirs.difference or "—"]))
+    return lines
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
     "env_throughput": env_throughput,
     "batched_logging": batched_logging,
+    "operations": operations,
 }
 
 _BLOCK = re.compile(r"(<!-- table:(\w+) -->\n)(.*?)(<!-- /table -->)", re.S)

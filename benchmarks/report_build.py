@@ -83,10 +83,8 @@ def main() -> None:
     build_report([log.run_dir], tmp / "report_png.html", png=True)
     png_s = time.perf_counter() - t0
     lines = len((log.run_dir / "batch_metrics.jsonl").read_text().splitlines())
-    print(
-        f"{lines} metric lines, {len(list((log.run_dir / 'svg' / 'samples').glob('*.svg')))} sampled-episode SVGs "
-        f"(written in {write_s:.1f} s)"
-    )
+    pictures = len(list((log.run_dir / "svg" / "samples").glob("*.svg")))
+    print(f"{lines} metric lines, {pictures} sampled-episode SVGs (written in {write_s:.1f} s)")
     print(
         f"report: {report_s:.2f} s ({out.stat().st_size / 1e6:.1f} MB HTML); "
         f"with --png: {png_s:.2f} s"

@@ -16,7 +16,7 @@ def test_help_lists_groups_presets_and_keys(capsys):
         cli_main(["train", "--help"])
     assert stop.value.code == 0
     out = capsys.readouterr().out
-    assert "dataset        agi1, agi1_small*, agi2, folder" in out  # * marks the default
+    assert "dataset        agi1, agi1_small*, agi2, folder, miniarc" in out  # * marks the default
     assert "logging        basic, batched*" in out
     assert "num_envs" in out and "sample_frequency" in out and "max_episode_steps" in out
 
@@ -40,7 +40,7 @@ def test_cfg_job_prints_the_resolved_config_and_trains_nothing(capsys, tmp_path)
         ("num_envs=8", "did you mean 'train.num_envs'?"),
         ("trian.num_envs=8", "did you mean 'train.num_envs'?"),
         ("train.num_env=8", "did you mean 'train.num_envs'?"),
-        ("dataset=agi3", "valid choices for 'dataset': agi1, agi1_small, agi2, folder"),
+        ("dataset=agi3", "valid choices for 'dataset': agi1, agi1_small, agi2, folder, miniarc"),
     ],
 )
 def test_config_mistakes_are_one_clear_message(override, message, capsys, tmp_path):

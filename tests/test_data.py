@@ -159,3 +159,38 @@ def test_extra_pairs_are_dropped_with_a_warning(caplog):
         buf = build_task_buffer([task], max_grid_size=2, max_train_pairs=2, max_test_pairs=1)
     assert int(buf.num_train_pairs[0]) == 2 and int(buf.num_test_pairs[0]) == 1
     assert "keeping 2 of 4 train pairs" in caplog.text
+
+
+def test_miniarc_loads_from_the_arcle_package(monkeypatch):
+    pytest.importorskip("arcle", reason="pip install 'jaxarc[arcle]'")
+    import jaxarc
+
+    _, params = jaxarc.make("MiniARC")
+    assert params.buffer.num_tasks == 149 and params.buffer.grid_shape == (5, 5)
+    full = "Most_Common_color_l6ab0lf3xztbyxsu3p"
+    for dataset_id in (f"MiniARC-{full}", "MiniARC-l6ab0lf3xztbyxsu3p"):  # whole id or its end
+        _, params = jaxarc.make(dataset_id)
+        assert params.buffer.task_ids == (full,)
+    cfg = jaxarc.load_config(["dataset=miniarc"])
+    assert load_task_buffer(cfg.dataset).num_tasks == 149
+    # MiniARC writes cells as strings and blanks as null: they load as integers and 0
+    from jaxarc.data.parsers import miniarc_tasks
+
+    raw = miniarc_tasks()
+    cells = {type(c) for t in raw.values() for p in t["train"] for row in p["input"] for c in row}
+    assert cells == {int}
+    with pytest.raises(ValueError, match="no MiniARC task 'nope'"):
+        jaxarc.make("MiniARC-nope")
+
+
+def test_miniarc_without_arcle_names_the_extra(monkeypatch):
+    import importlib.util
+
+    from jaxarc.config import DatasetConfig
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "arcle" else real(name, *a)
+    )
+    with pytest.raises(ImportError, match=r"pip install 'jaxarc\[arcle\]'"):
+        load_task_buffer(DatasetConfig(source="MiniARC", max_grid_size=5))

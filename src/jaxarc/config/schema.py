@@ -36,7 +36,7 @@ class EnvironmentConfig(eqx.Module):
 
 
 #: ``dataset.source`` and ``dataset.split`` values.
-Source = Literal["AGI1", "AGI2", "folder"]
+Source = Literal["AGI1", "AGI2", "MiniARC", "folder"]
 Split = Literal["train", "eval"]
 
 

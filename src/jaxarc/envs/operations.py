@@ -90,6 +90,27 @@ ARCLE: dict[Operation, ArcleOp] = {
         28, "CopyI", "ARCLE also copies a selection one row/column past the input"
     ),
 }
+#: what each operation does, in a few words (the README's table is generated from these)
+DESCRIPTIONS: dict[Operation, str] = {
+    **{Op(c): f"fill the selection with colour {c}" for c in range(10)},
+    **{Op(10 + c): f"flood fill from the selected cells with colour {c}" for c in range(10)},
+    Op.MOVE_UP: "move the selected cells one cell up",
+    Op.MOVE_DOWN: "move the selected cells one cell down",
+    Op.MOVE_LEFT: "move the selected cells one cell left",
+    Op.MOVE_RIGHT: "move the selected cells one cell right",
+    Op.ROTATE_CW: "rotate the selection clockwise about its box's centre",
+    Op.ROTATE_CCW: "rotate the selection counter-clockwise about its box's centre",
+    Op.FLIP_HORIZONTAL: "flip the selection left↔right",
+    Op.FLIP_VERTICAL: "flip the selection top↔bottom",
+    Op.COPY: "copy the selection to the clipboard",
+    Op.PASTE: "paste the clipboard's rectangle at the selection's top-left",
+    Op.CUT: "copy the selection, then clear it to 0",
+    Op.CLEAR: "clear the whole grid to 0",
+    Op.COPY_INPUT: "copy the input grid (contents and size) into the working grid",
+    Op.RESIZE: "resize the grid to the selection box's size (cleared)",
+    Op.SUBMIT: "submit the grid (ends the episode)",
+    Op.COPY_INPUT_SELECTION: "copy the selection of the input grid to the clipboard",
+}
 #: Where ARCLE keeps hidden state we do not: after a move/rotate/flip, ARCLE's next object
 #: operation with an empty selection acts on the remembered object; ours does nothing.
 
@@ -159,8 +180,11 @@ def _rect(
     return (rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)
 
 
+Box = tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]  # what _bbox returns
+
+
 def _geometric_indices(
-    op: jax.Array, selection: jax.Array, clip_mask: jax.Array, size: int
+    op: jax.Array, box: Box, clip_box: Box, size: int
 ) -> tuple[jax.Array, jax.Array]:
     """Row and column source indices for ops 20–27 and 29.
 
@@ -171,11 +195,11 @@ def _geometric_indices(
     the grid), and a rotated box keeps its centre: its top-left is
     ``(⌊(r0 + r1 - (w - 1)) / 2⌋, ⌊(c0 + c1 - (h - 1)) / 2⌋)``.
     """
-    r0, r1, c0, c1, _ = _bbox(selection)
+    r0, r1, c0, c1, _ = box
     h, w = r1 - r0 + 1, c1 - c0 + 1
     nr0 = jnp.floor_divide(r0 + r1 - (w - 1), 2)  # the rotated box's top-left
     nc0 = jnp.floor_divide(c0 + c1 - (h - 1), 2)
-    p0, _, q0, _, _ = _bbox(clip_mask)
+    p0, _, q0, _, _ = clip_box
     conds = [op == o for o in range(Op.MOVE_UP, Op.FLIP_VERTICAL + 1)]  # 20..27 in order
     # R[i] = row_sign * i + row_off ; C[j] = col_sign * j + col_off
     row_sign = jnp.where((op == Op.ROTATE_CCW) | (op == Op.FLIP_VERTICAL), -1, 1)
@@ -190,9 +214,10 @@ def _transform(
     op: jax.Array,
     grid: jax.Array,
     selection: jax.Array,
+    box: Box,
     clipboard: jax.Array,
     clip_rect: jax.Array,
-    clip_mask: jax.Array,
+    clip_box: Box,
 ) -> jax.Array:
     """The geometric operations' patch: the value each cell receives, ``-1`` where none.
 
@@ -206,7 +231,7 @@ def _transform(
     tagged = jnp.where(src_area, src_grid, jnp.int8(-1))
     rotation = (op == Op.ROTATE_CW) | (op == Op.ROTATE_CCW)
     tagged = jnp.where(rotation, tagged.T, tagged)  # rotations read the transpose
-    rows, cols = _geometric_indices(op, selection, clip_mask, size)
+    rows, cols = _geometric_indices(op, box, clip_box, size)
     row_ok = (rows >= 0) & (rows < size)
     col_ok = (cols >= 0) & (cols < size)
     picked = jnp.take(tagged, jnp.clip(rows, 0, size - 1), axis=0)
@@ -214,10 +239,11 @@ def _transform(
     return jnp.where(row_ok[:, None] & col_ok[None, :], picked, jnp.int8(-1))
 
 
-def _inside(box: tuple[jax.Array, ...], mask: jax.Array) -> jax.Array:
-    """The (non-empty) box ``(r0, r1, c0, c1, any)`` lies inside the grid ``mask``."""
-    _, gr1, _, gc1, _ = _bbox(mask)
-    return box[4] & (box[1] <= gr1) & (box[3] <= gc1)
+def _inside(box: Box, mask: jax.Array) -> jax.Array:
+    """The (non-empty) box ``(r0, r1, c0, c1, any)`` lies inside the grid ``mask`` (a
+    top-left-anchored rectangle: its last row/column is its number of rows/columns - 1)."""
+    rows, cols = jnp.sum(mask[:, 0]), jnp.sum(mask[0, :])
+    return box[4] & (box[1] < rows) & (box[3] < cols)
 
 
 def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
@@ -240,9 +266,9 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
 
     # moves, rotations, flips and paste: two row gathers; black is transparent except in paste
     is_paste = op == Op.PASTE
-    cp0, cp1, cq0, cq1, has_clip = _bbox(state.clipboard_mask)
-    clip_rect = _rect(cp0, cp1, cq0, cq1, grid.shape) & has_clip
-    moved = _transform(op, grid, selection, state.clipboard, clip_rect, state.clipboard_mask)
+    clip_box = _bbox(state.clipboard_mask)
+    clip_rect = _rect(*clip_box[:4], grid.shape) & clip_box[4]
+    moved = _transform(op, grid, selection, box, state.clipboard, clip_rect, clip_box)
     lands = jnp.where(is_paste, moved >= 0, moved > 0) & mask & box[4]
     base = jnp.where(is_paste, grid, jnp.where(sel, jnp.int8(0), grid))
     transformed = jnp.where(lands, moved, base)
