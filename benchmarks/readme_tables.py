@@ -112,13 +112,17 @@ def operations() -> list[str]:
     for ids, name, arcle in families:
         what = DESCRIPTIONS[Operation(ids[0])].replace(" 0", " c")
         diff = ARCLE[Operation(ids[0])].difference or "—"
-        lines.append(_row([f"{ids[0]}–{ids[-1]}", name, what, f"{ids[0]}–{ids[-1]} {arcle}c", diff]))
+        lines.append(
+            _row([f"{ids[0]}–{ids[-1]}", name, what, f"{ids[0]}–{ids[-1]} {arcle}c", diff])
+        )
     for op in Operation:
         if op < 20:
             continue
         theirs = ARCLE[op]
         arcle = "—" if theirs.id is None else f"{theirs.id} {theirs.name}"
-        lines.append(_row([str(int(op)), op.name, DESCRIPTIONS[op], arcle, theirs.difference or "—"]))
+        lines.append(
+            _row([str(int(op)), op.name, DESCRIPTIONS[op], arcle, theirs.difference or "—"])
+        )
     return lines
 
 

@@ -301,3 +301,39 @@ def test_sampled_episodes_replay_to_their_recorded_final_grid(host_run):
     assert replayed >= 10 and {"random", "best", "worst"} <= kinds
     page = build_report([host_run.run_dir], host_run.run_dir / "replay.html").read_text()
     assert page.count("<details class='replay'>") >= 5 and "· best" in page
+
+
+@pytest.mark.parametrize("loop", ["host", "jit"])
+def test_sigterm_ends_with_a_checkpoint_where_the_logs_end(easy_dir, tmp_path, loop):
+    """SLURM/Kubernetes send SIGTERM before they kill: the update (or jit chunk) in progress
+    finishes, its logs are written, the checkpoint is of the same update, handlers close."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    extra = ["train.checkpoint_every=5", "logging.log_frequency=1", "train.baselines=false"]
+    args = [
+        sys.executable,
+        "-m",
+        "jaxarc.train",
+        *easy_overrides(easy_dir, tmp_path, 10**6, loop, extra),
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    metrics = None
+    while time.time() < deadline and proc.poll() is None:
+        found = list(tmp_path.glob("*/batch_metrics.jsonl"))
+        if found and len(found[0].read_text().splitlines()) >= 3:
+            metrics = found[0]
+            break
+        time.sleep(0.2)
+    assert metrics is not None, proc.stderr.read() if proc.poll() is not None else "no metrics"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-3000:]
+    assert "SIGTERM received" in err and "Traceback" not in err
+    lines = metrics.read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]  # every line complete, strict JSON
+    update = json.loads((metrics.parent / "checkpoint.json").read_text())["update"]
+    assert steps == list(range(len(steps))) and steps[-1] == update - 1

@@ -61,9 +61,14 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"jaxarc train: training diverged ({err}); stopped.", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:  # before training started (loading, compiling the baselines)
+        print(
+            "jaxarc train: interrupted before the first update; nothing to save.", file=sys.stderr
+        )
+        return 130
     if result.run_dir is not None:
         _closing_lines(result, config)
-    return 130 if result.interrupted else 0
+    return 128 + int(result.interrupted) if result.interrupted else 0  # 130 SIGINT, 143 SIGTERM
 
 
 def _saved_config(resume: str | None) -> Path | None:

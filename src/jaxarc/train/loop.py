@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .baselines import trivial_baselines
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ppo import PPO, Runner
 from .progress import ProgressBar
+from .signals import StopRequest, stop_on_signals
 
 logger = logging.getLogger("jaxarc.train")
 
@@ -45,7 +47,8 @@ class TrainingDiverged(RuntimeError):
 class TrainResult:
     run_dir: Path | None
     updates_done: int
-    interrupted: bool
+    #: the signal that stopped the run early (``signal.SIGINT``/``SIGTERM``), else ``None``
+    interrupted: int | None
     seconds: float
     env_steps: int
     #: env steps/s after the first update (compilation left out); None below two updates
@@ -56,10 +59,13 @@ class TrainResult:
 
 @dataclass
 class Tally:
-    """The latest runner and how many updates it has done, advanced by the loops."""
+    """The latest runner and how many updates it has done, advanced by the loops (``done``
+    is a Python int so that the loops never wait on the device to count), and whether a
+    signal asked them to stop."""
 
     runner: Runner
     done: int
+    stop: StopRequest = field(default_factory=StopRequest)
 
 
 def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
@@ -122,7 +128,7 @@ def run_host(
     """Updates ``tally.done .. end - 1``, one jitted update per iteration."""
     c, log_frequency = ppo.config, log.config.logging.log_frequency
     update = jax.jit(ppo.update)
-    while tally.done < end:
+    while tally.done < end and not tally.stop.requested:
         u = tally.done
         runner, batch = update(tally.runner)
         tally.runner, tally.done = runner, u + 1
@@ -141,7 +147,7 @@ def run_jit(
 ) -> None:
     """Updates ``tally.done .. end - 1`` in jitted chunks of ``train.checkpoint_every``."""
     run_chunk = jit_chunk(ppo, log)
-    while tally.done < end:
+    while tally.done < end and not tally.stop.requested:
         n = min(ppo.config.checkpoint_every, end - tally.done)
         runner = jax.block_until_ready(run_chunk(tally.runner, n))
         tally.runner, tally.done = runner, tally.done + n
@@ -246,18 +252,18 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     else:
         logger.info("%s", summary)
     t0 = time.perf_counter()
-    interrupted = False
-    with ProgressBar(console, c.num_updates, steps_per_update, start) as bar:
+    interrupted: int | None = None
+    bar = ProgressBar(console, c.num_updates, steps_per_update, start)
+    with bar, stop_on_signals() as stop:
         if log.handlers:
             log.handlers["progress"] = bar  # the in-jit loop reports through the logger
+        tally.stop = stop
         try:
             LOOPS[c.loop](ppo, log, tally, start + c.num_updates, bar.show)
             jax.block_until_ready(tally.runner)
+            interrupted = stop.signal
         except KeyboardInterrupt:
-            interrupted = True
-            logger.warning(
-                "interrupted after update %d: saving a checkpoint and closing the logs", tally.done
-            )
+            interrupted = stop.signal or int(signal.SIGINT)
         except TrainingDiverged as err:
             logger.error(
                 "training diverged: %s; stopping "
@@ -266,6 +272,10 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
             )
             log.close()
             raise
+        if interrupted is not None:
+            logger.warning(
+                "stopped after update %d: saving a checkpoint and closing the logs", tally.done
+            )
     seconds = time.perf_counter() - t0
     steady = bar.steady_rate(tally.done)
     try:
