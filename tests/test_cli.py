@@ -72,3 +72,28 @@ def test_a_missing_extra_is_one_line_before_any_run_directory(monkeypatch, tmp_p
     ):
         jaxarc.ExperimentLogger(cfg)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/tmp/anywhere", "a/b", "..", "x" * 300])
+def test_run_name_is_one_directory_name(name, capsys, tmp_path):
+    base = tmp_path / "runs"
+    assert cli_main(["train", f"storage.base_output_dir={base}", f"storage.run_name={name}"]) == 2
+    err = capsys.readouterr().err
+    assert "storage.run_name" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written, not even beside the base dir
+
+
+def test_an_unusable_output_dir_is_one_line_before_anything_compiles(capsys, tmp_path):
+    import os
+
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    cases = [(a_file, "is a file"), (a_file / "below", f"is under the file {a_file}")]
+    if os.geteuid() != 0:  # root may write anywhere: there a read-only directory is no problem
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        cases.append((locked / "runs", "is not writable"))
+    for base, message in cases:
+        assert cli_main(["train", f"storage.base_output_dir={base}"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err

@@ -181,7 +181,21 @@ class StorageConfig(eqx.Module):
     tensorboard: bool = True
 
     def problems(self) -> list[str]:
-        return [] if self.base_output_dir else ["storage.base_output_dir must not be empty"]
+        out = [] if self.base_output_dir else ["storage.base_output_dir must not be empty"]
+        name = self.run_name
+        if name is not None:
+            if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+                out.append(
+                    f"storage.run_name must be one directory name (no '/', '\\', '..'), "
+                    f"got {name!r}; set storage.base_output_dir to choose where runs go"
+                )
+            elif len(name) > MAX_RUN_NAME:
+                out.append(f"storage.run_name is {len(name)} characters; at most {MAX_RUN_NAME}")
+        return out
+
+
+#: the longest ``storage.run_name`` (file systems allow 255 bytes; runs append ``-<n>``)
+MAX_RUN_NAME = 120
 
 
 class WandbConfig(eqx.Module):

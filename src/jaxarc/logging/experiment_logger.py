@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,7 +37,24 @@ _STEP_CONTENT = {
 }
 
 
+def check_output_dir(base: Path) -> None:
+    """Raise one clear ``ValueError`` when runs cannot be written under ``base`` (a file, a
+    path under a file, a read-only directory) — before anything is compiled."""
+    for parent in (base, *base.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                where = "is a file" if parent == base else f"is under the file {parent}"
+                raise ValueError(f"storage.base_output_dir {base} {where}; choose a directory")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise ValueError(
+                    f"storage.base_output_dir {base}: {parent} is not writable; "
+                    "choose a directory you can write to"
+                )
+            return
+
+
 def _new_run_dir(base: Path, name: str | None) -> Path:
+    check_output_dir(base)
     base.mkdir(parents=True, exist_ok=True)
     stem = name or f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     for n in range(10_000):

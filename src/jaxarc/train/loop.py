@@ -29,6 +29,7 @@ from ..config import JaxArcConfig
 from ..envs.environment import EnvParams
 from ..factory import make
 from ..logging import ExperimentLogger
+from ..logging.experiment_logger import check_output_dir
 from ..logging.reader import BASELINES_FILE
 from .baselines import trivial_baselines
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -224,6 +225,8 @@ def describe_run(
 def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     """Train PPO as ``config.train`` says, logging as ``config.logging`` says."""
     c = config.train
+    if jax.process_index() == 0:  # the one that writes: fail before loading or compiling
+        check_output_dir(Path(config.storage.base_output_dir))
     _, params = make(None, config)
     # sampled episodes carry their actions (for replays in the report) when sampling is on
     record = params.max_episode_steps if config.logging.sampling_enabled else 0
