@@ -146,9 +146,9 @@ def test_sampling_is_deterministic_and_without_replacement(cfg):
     data = batch(4, task_ids=[f"task{i}" for i in range(NB)])
     log.log_batch_step(data)
     ids = [s["environment_id"] for s in rec.summaries]
-    expected = np.asarray(
-        jax.random.choice(jax.random.PRNGKey(4), NB, shape=(3,), replace=False)
-    ).tolist()
+    from jaxarc.logging.batch.sample import sample_indices
+
+    expected = np.asarray(sample_indices(4, NB, 3)).tolist()  # PRNGKey(update_step) decides
     assert ids == expected and len(set(ids)) == 3
     s = rec.summaries[0]
     i = ids[0]
@@ -496,3 +496,18 @@ def test_best_and_worst_episodes_are_sampled_beside_the_random_ones(cfg):
     # no environment shown twice
     ids = [s["environment_id"] for s in rec.summaries]
     assert len(ids) == len(set(ids))
+
+
+def test_sampled_subsets_are_uniform_and_cost_k_draws():
+    """Floyd's algorithm: every environment equally likely, never twice in one draw."""
+    from jaxarc.logging.batch.sample import sample_indices
+
+    draw = jax.jit(jax.vmap(sample_indices, in_axes=(0, None, None)), static_argnums=(1, 2))
+    picks = np.asarray(draw(jnp.arange(3000), 10, 3))
+    assert all(len(set(row)) == 3 for row in picks.tolist())
+    counts = np.bincount(picks.ravel(), minlength=10)  # expected 900 each
+    chi2 = float(((counts - 900) ** 2 / 900).sum())
+    assert chi2 < 27.9, counts  # chi-square, 9 degrees of freedom, p = 0.001
+    assert picks.min() >= 0 and picks.max() < 10
+    big = np.asarray(sample_indices(7, 10**6, 5))  # no permutation of a million entries
+    assert len(set(big.tolist())) == 5 and big.max() < 10**6

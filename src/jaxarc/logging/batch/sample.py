@@ -17,11 +17,24 @@ from .contract import EXTREMES_KEY, MASK_KEYS
 
 def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.Array:
     """``num_samples`` distinct env indices drawn with ``PRNGKey(update_step)`` (all when
-    ``num_samples >= B``)."""
+    ``num_samples >= B``): a uniformly random subset, as ``jax.random.choice(replace=False)``
+    gives, but with Floyd's algorithm — ``k`` draws, whatever ``B`` (``choice`` permutes all
+    ``B``: 0.44 s at B = 10⁶ here)."""
     if num_samples >= batch_size:
-        return jnp.arange(batch_size)
+        return jnp.arange(batch_size, dtype=jnp.int32)
     key = jax.random.PRNGKey(update_step)
-    return jax.random.choice(key, batch_size, shape=(num_samples,), replace=False)
+    first = batch_size - num_samples
+
+    def draw(i: int | jax.Array, chosen: jax.Array) -> jax.Array:
+        # Floyd: draw t from 0..first+i; if taken, take first+i (never taken yet) instead
+        top = first + i
+        t = jax.random.randint(jax.random.fold_in(key, i), (), 0, top + 1, dtype=jnp.int32)
+        return chosen.at[i].set(jnp.where(jnp.any(chosen == t), top, t))
+
+    chosen: jax.Array = jax.lax.fori_loop(
+        0, num_samples, draw, jnp.full((num_samples,), -1, jnp.int32)
+    )
+    return chosen
 
 
 def extreme_indices(per_env: Mapping[str, Any]) -> jax.Array | None:
