@@ -1,6 +1,7 @@
 """`jaxarc train`: learning happens, both loops log the same, resume, Ctrl-C, bad input,
 many devices."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -337,3 +338,34 @@ def test_sigterm_ends_with_a_checkpoint_where_the_logs_end(easy_dir, tmp_path, l
     steps = [json.loads(line)["step"] for line in lines]  # every line complete, strict JSON
     update = json.loads((metrics.parent / "checkpoint.json").read_text())["update"]
     assert steps == list(range(len(steps))) and steps[-1] == update - 1
+
+
+def test_damaged_or_mismatched_checkpoints_are_one_clear_error(host_run, easy_dir, tmp_path):
+    import shutil
+
+    import jax
+
+    from jaxarc.train.checkpoint import CheckpointError, load_checkpoint
+    from jaxarc.train.ppo import PPO
+
+    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 1))
+    _, params = jaxarc.make(None, cfg)
+    runner = PPO(cfg.train, params).init(jax.random.PRNGKey(0))
+    # the json beside the checkpoint is never trusted: a stale one does not change the update
+    run = tmp_path / "copy"
+    shutil.copytree(host_run.run_dir, run)
+    (run / "checkpoint.json").write_text('{"update": 2}')
+    assert int(load_checkpoint(run, runner).update) == 40
+    good = (run / "checkpoint.eqx").read_bytes()
+    for damage in (b"", good[: len(good) // 2], bytes(range(256)) * 10):
+        (run / "checkpoint.eqx").write_bytes(damage)
+        with pytest.raises(
+            CheckpointError, match=r"cannot resume from .*checkpoint\.eqx: it is damaged"
+        ):
+            load_checkpoint(run, runner)
+    (run / "checkpoint.eqx").write_bytes(good)
+    other = PPO(dataclasses.replace(cfg.train, hidden_dim=8), params).init(jax.random.PRNGKey(0))
+    with pytest.raises(CheckpointError, match="train.hidden_dim"):
+        load_checkpoint(run, other)
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "nowhere", runner)

@@ -154,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overrides", nargs="*", help="Hydra overrides, e.g. dataset=agi1 train.num_updates=500"
     )
     p_train.add_argument(
-        "--resume", help="a run directory (or its checkpoint.eqx) to continue from"
+        "--resume",
+        help="a run directory (or its checkpoint.eqx) to continue from, with its saved config",
     )
     p_train.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p_train.add_argument(

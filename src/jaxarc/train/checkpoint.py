@@ -1,13 +1,20 @@
-"""Saving and loading the trainer's parameters and optimizer state."""
+"""Saving and loading the trainer's state: model, optimizer, PRNG key and update count.
+
+Everything that resuming needs is in **one** file, ``checkpoint.eqx``, written to a
+temporary name and renamed over the old one, so a checkpoint is always whole: a kill at any
+moment leaves the previous checkpoint or the new one, never a mix. ``checkpoint.json`` beside
+it repeats the update count for people and scripts; it is never trusted for resuming.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .ppo import Runner
 
@@ -15,19 +22,35 @@ CHECKPOINT = "checkpoint.eqx"
 CHECKPOINT_META = "checkpoint.json"
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed; the message says which file and why."""
+
+
+def _payload(runner: Runner) -> tuple[object, ...]:
+    return (runner.model, runner.opt_state, runner.key, runner.update)
+
+
 def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
-    """Write ``checkpoint.eqx`` (model, optimizer) and ``checkpoint.json`` (update, key)."""
+    """Write ``checkpoint.eqx`` atomically (and ``checkpoint.json``, a readable summary)."""
     path = run_dir / CHECKPOINT
-    tmp = path.with_suffix(".tmp")
-    eqx.tree_serialise_leaves(tmp, (runner.model, runner.opt_state))
-    tmp.replace(path)
-    meta = {"update": int(runner.update), "key": np.asarray(runner.key).tolist()}
-    (run_dir / CHECKPOINT_META).write_text(json.dumps(meta))
+    tmp = path.with_name(f".{CHECKPOINT}.{os.getpid()}.tmp")
+    try:
+        eqx.tree_serialise_leaves(tmp, _payload(runner))
+        os.replace(tmp, path)  # atomic: the old checkpoint or the new one, never a mix
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write the checkpoint {path}: {err.strerror or err}") from err
+    meta = {"update": int(runner.update), "file": CHECKPOINT}
+    meta_tmp = path.with_name(f".{CHECKPOINT_META}.{os.getpid()}.tmp")
+    meta_tmp.write_text(json.dumps(meta))
+    os.replace(meta_tmp, run_dir / CHECKPOINT_META)
     return path
 
 
 def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
-    """Load model and optimizer from a checkpoint file or run dir; the update count goes on."""
+    """``runner`` with the model, optimizer, key and update count of a checkpoint file or of a
+    run directory's; a missing, damaged or mismatched checkpoint is a :class:`CheckpointError`
+    naming the file (or ``FileNotFoundError`` when there is none)."""
     path = Path(path)
     if path.is_dir():
         path = path / CHECKPOINT
@@ -35,11 +58,23 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
         raise FileNotFoundError(
             f"no checkpoint at {path} (pass a run directory or its {CHECKPOINT})"
         )
-    model, opt_state = eqx.tree_deserialise_leaves(path, (runner.model, runner.opt_state))
-    meta = json.loads((path.parent / CHECKPOINT_META).read_text())
-    key = jnp.asarray(meta["key"], dtype=runner.key.dtype)
-    update = jnp.int32(meta["update"])
+    try:
+        model, opt_state, key, update = eqx.tree_deserialise_leaves(path, _payload(runner))
+    except Exception as err:  # equinox/numpy raise many kinds for a bad file
+        raise CheckpointError(
+            f"cannot resume from {path}: it is damaged, from another jaxarc version, or was "
+            "saved with other settings (train.hidden_dim, the number of operations, the "
+            f"optimizer's); start a new run or resume with the run's own config ({err!r:.120})"
+        ) from None
+    update = int(jax.device_get(update))
+    if update < 0:
+        raise CheckpointError(f"cannot resume from {path}: its update count is {update}")
     loaded: Runner = eqx.tree_at(
-        lambda r: (r.model, r.opt_state, r.key, r.update), runner, (model, opt_state, key, update)
+        lambda r: (r.model, r.opt_state, r.key, r.update),
+        runner,
+        (model, opt_state, jnp.asarray(key, runner.key.dtype), jnp.int32(update)),
     )
     return loaded
+
+
+__all__ = ["CHECKPOINT", "CHECKPOINT_META", "CheckpointError", "load_checkpoint", "save_checkpoint"]
