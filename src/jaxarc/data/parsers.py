@@ -48,10 +48,15 @@ def _parse_grid(grid: Any, where: str) -> np.ndarray:
         raise TaskFormatError(
             f"{where}: rows have different or zero lengths ({sorted({len(r) for r in grid})})"
         )
+    bad = [c for r in grid for c in r if type(c) is not int]  # bool, float, str, list, None
+    if bad:
+        raise TaskFormatError(
+            f"{where}: cells must be integers 0-9, found {bad[0]!r} ({type(bad[0]).__name__})"
+        )
     try:
         arr = np.asarray(grid, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise TaskFormatError(f"{where}: cells must be integers") from None
+    except (TypeError, ValueError, OverflowError):
+        raise TaskFormatError(f"{where}: cells must be integers 0-9") from None
     if arr.min() < 0 or arr.max() > 9:
         raise TaskFormatError(
             f"{where}: colours must be 0-9, found {int(arr.min())}..{int(arr.max())}"
@@ -147,12 +152,23 @@ def folder_tasks(path: str | Path) -> tuple[dict[str, Any], dict[str, str]]:
         raise FileNotFoundError(f"dataset folder {root} does not exist or is not a directory")
     tasks: dict[str, Any] = {}
     skipped: dict[str, str] = {}
+    seen: dict[str, Path] = {}
     for file in sorted(root.rglob("*.json")):
+        if not file.is_file():  # a FIFO or a device named *.json would block or misread
+            skipped[str(file)] = "not a regular file"
+            logger.warning("skipping %s: not a regular file", file)
+            continue
+        if file.stem in seen:  # the task id is the file name: one per name
+            skipped[str(file)] = f"task id {file.stem!r} is already taken by {seen[file.stem]}"
+            logger.warning("skipping %s: %s", file, skipped[str(file)])
+            continue
         try:
             tasks[file.stem] = json.loads(file.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            skipped[str(file)] = f"not valid JSON: {err}"
-            logger.warning("skipping %s: not valid JSON (%s)", file, err)
+            seen[file.stem] = file
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+            skipped[str(file)] = f"not valid JSON: {reason}"
+            logger.warning("skipping %s: not valid JSON (%s)", file, reason)
     if not tasks and not skipped:
         raise FileNotFoundError(f"no *.json task files found under {root}")
     return tasks, skipped
