@@ -281,3 +281,32 @@ def test_bounds_baselines_episode_counts_and_env_steps_axis(tmp_path):
     band = fig.axes[0].collections[0].get_paths()[0].vertices
     assert band[:, 1].min() >= 0.0 and band[:, 1].max() <= 1.0
     assert band[:, 0].min() == 128 and band[:, 0].max() == 512  # env steps, not updates
+
+
+def test_hostile_run_files_are_skipped_with_a_count(tmp_path, caplog):
+    run = make_run(tmp_path, "hostile", updates=6, with_losses=False)
+    with open(run / "batch_metrics.jsonl", "ab") as f:
+        f.write(b'{"timestamp": 1, "step": "ten", "metrics": {}}\n')
+        f.write(b'{"timestamp": 1, "step": true, "metrics": {}}\n')
+        f.write(b"\xff\xfe not utf-8\n")
+        bad_value = {"reward_mean": "high", "similarity_mean": 0.5}
+        f.write(json.dumps({"timestamp": "x", "step": 50, "metrics": bad_value}).encode() + b"\n")
+        f.write(b'{"timestamp": 2, "step": 51, "metrics": {"similarity_mean": 0.6}}\n')
+    (run / "config.yaml").write_text("train: [unclosed\n")
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        data = read_run(run)
+    assert data.steps == [0, 2, 4, 50, 51] and data.config == {}
+    assert "skipped 3 unreadable line(s) and 1 value(s) that are not numbers" in caplog.text
+    assert "config.yaml is unreadable" in caplog.text
+    assert build_report([run], tmp_path / "h.html").exists()
+
+
+def test_a_folder_of_runs_is_each_run_not_one_series(tmp_path, capsys):
+    make_run(tmp_path, "first", updates=4)
+    make_run(tmp_path, "second", updates=4, seed=1)
+    page = build_report([tmp_path], tmp_path / "both.html").read_text()
+    assert "first (2 logged updates" in page and "second (2 logged updates" in page
+    with pytest.raises(
+        FileNotFoundError, match="is a folder of 2 runs .first, second.: pass the runs"
+    ):
+        read_run(tmp_path)

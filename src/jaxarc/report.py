@@ -18,7 +18,7 @@ import numpy as np
 
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
 from .logging.handlers.svg import parse_sample_stem
-from .logging.reader import RunData, load_episodes, read_run
+from .logging.reader import RunData, load_episodes, read_run, runs_in
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -478,7 +478,9 @@ def build_report(
     run_dirs: Sequence[str | Path], output: str | Path | None = None, png: bool = False
 ) -> Path:
     """Write the report for ``run_dirs`` to ``output`` (default ``<first run>/report.html``)."""
-    runs = [read_run(d) for d in run_dirs]
+    # a folder of runs is each of its runs, never one merged series
+    expanded = [run for d in run_dirs for run in (runs_in(d) or [Path(d)])]
+    runs = [read_run(d) for d in expanded]
     page, figures = render_report(runs)
     out = Path(output) if output else runs[0].run_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)

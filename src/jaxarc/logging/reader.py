@@ -39,39 +39,75 @@ class RunData:
 
 
 def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every ``{"timestamp", "step", "metrics"}`` record of ``batch_metrics.jsonl``.
+    """Every ``{"timestamp", "step", "metrics"}`` record of a run's ``batch_metrics.jsonl``.
 
-    Also reads runs still being written: a torn (incomplete) last line is ignored. Raises
-    ``FileNotFoundError`` when the run has no batch metrics.
+    Also reads runs still being written: a torn (incomplete) last line is ignored. Lines that
+    are not UTF-8 or JSON, or whose step is not an integer, are skipped, and values that are
+    not numbers are dropped — counted in one warning per file. Raises ``FileNotFoundError``
+    when the directory does not exist or holds no batch metrics (naming the runs inside it
+    when it is a folder of runs).
     """
-    if not Path(run_dir).is_dir():
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir} does not exist (or is not a directory)")
-    paths = sorted(Path(run_dir).glob(f"**/{BATCH_METRICS_FILE}"))
-    if not paths:
+    path = run_dir / BATCH_METRICS_FILE
+    if not path.is_file():
+        inside = runs_in(run_dir)
+        if inside:
+            names = ", ".join(r.name for r in inside[:5]) + (" …" if len(inside) > 5 else "")
+            raise FileNotFoundError(
+                f"{run_dir} is a folder of {len(inside)} runs ({names}): pass the runs themselves"
+            )
         raise FileNotFoundError(
             f"{run_dir} has no {BATCH_METRICS_FILE}: it is not a batched-logging run directory "
             "(run `jaxarc train`, or log with ExperimentLogger.log_batch_step)"
         )
-    records = []
-    for path in paths:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                if i == len(lines) - 1:
-                    logger.info(
-                        "%s: ignoring an incomplete last line (run still being written?)", path
-                    )
-                else:
-                    logger.warning("%s: skipping unreadable line %d", path, i + 1)
-                continue
-            if isinstance(rec, dict) and isinstance(rec.get("metrics"), dict) and "step" in rec:
-                records.append(rec)
-    records.sort(key=lambda r: (r["step"], r.get("timestamp", 0)))
+    records, skipped, dropped = [], 0, 0
+    lines = path.read_bytes().splitlines()
+    for i, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            if i == len(lines) - 1:
+                logger.info("%s: ignoring an incomplete last line (run still being written?)", path)
+            else:
+                skipped += 1
+            continue
+        step = rec.get("step") if isinstance(rec, dict) else None
+        if type(step) is not int or not isinstance(rec.get("metrics"), dict):
+            skipped += 1
+            continue
+        clean = {k: v for k, v in rec["metrics"].items() if _is_number(v)}
+        dropped += len(rec["metrics"]) - len(clean)
+        stamp = rec.get("timestamp")
+        records.append(
+            {"step": step, "timestamp": stamp if _is_number(stamp) else 0.0, "metrics": clean}
+        )
+    if skipped or dropped:
+        logger.warning(
+            "%s: skipped %d unreadable line(s) and %d value(s) that are not numbers",
+            path,
+            skipped,
+            dropped,
+        )
+    records.sort(key=lambda r: (r["step"], r["timestamp"] or 0.0))
     return records
+
+
+def _is_number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def runs_in(folder: str | Path) -> list[Path]:
+    """``folder`` itself when it is a run, else the runs directly inside it (sorted)."""
+    folder = Path(folder)
+    if (folder / BATCH_METRICS_FILE).is_file():
+        return [folder]
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if (p / BATCH_METRICS_FILE).is_file())
 
 
 def read_run(run_dir: str | Path) -> RunData:
@@ -84,16 +120,26 @@ def read_run(run_dir: str | Path) -> RunData:
             if key not in names:
                 names.append(key)
     metrics = {name: [rec["metrics"].get(name) for rec in records] for name in names}
-    config_path = run_dir / "config.yaml"
-    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
     return RunData(
         run_dir=run_dir,
-        steps=[int(r["step"]) for r in records],
+        steps=[r["step"] for r in records],
         metrics=metrics,
-        timestamps=[float(r.get("timestamp", 0.0)) for r in records],
-        config=config or {},
+        timestamps=[float(r["timestamp"] or 0.0) for r in records],
+        config=_read_config(run_dir),
         baselines=read_baselines(run_dir),
     )
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.yaml"
+    if not path.exists():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        logger.warning("%s is unreadable (%s); the report goes on without it", path, err)
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def read_baselines(run_dir: str | Path) -> dict[str, dict[str, float]]:
