@@ -511,3 +511,27 @@ def test_sampled_subsets_are_uniform_and_cost_k_draws():
     assert picks.min() >= 0 and picks.max() < 10
     big = np.asarray(sample_indices(7, 10**6, 5))  # no permutation of a million entries
     assert len(set(big.tolist())) == 5 and big.max() < 10**6
+
+
+def test_hostile_batches_warn_and_log_the_rest(cfg, caplog):
+    rec = Recorder()
+    log = ExperimentLogger(
+        with_logging(cfg, log_frequency=1, sample_frequency=1), handlers={"rec": rec}
+    )
+    clashes = {"reward": jnp.ones(NB), "reward_mean": 99.0, "success_rate": 7.0}
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        log.log_batch_step({**batch(0), **clashes})
+        log.log_batch_step({**batch(1), "update_step": np.array([1])})  # a one-element array
+        log.log_batch_step({**batch(2), "update_step": 2**31})  # beyond int32: still sampled
+        log.log_batch_step({**batch(3), "update_step": -5})
+        log.log_batch_step({**batch(4), "update_step": 7})  # goes back
+    data = batch(0)
+    metrics = rec.metrics[0][1]
+    assert metrics["reward_mean"] == pytest.approx(float(np.mean(data["episode_returns"])))
+    assert metrics["success_rate"] != 7.0
+    for key in clashes:
+        assert f"batch_data[{key!r}] would overwrite the metrics" in caplog.text
+    assert [s for s, _ in rec.metrics] == [0, 1, 2**31]  # -5 and the step going back: skipped
+    assert {s["episode_num"] for s in rec.summaries} == {0, 1, 2**31}
+    assert "= -5 is negative; this event is skipped" in caplog.text
+    assert "= 7 does not come after the last logged step 2147483648" in caplog.text

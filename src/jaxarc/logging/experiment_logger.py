@@ -155,6 +155,7 @@ class ExperimentLogger:
         #: ``env_steps_per_second`` (between logged updates, so compilation is left out)
         self.env_steps_per_update: int | None = None
         self._last_event: tuple[int, float] | None = None  # (step, time) of the last metrics
+        self._last_logged: int | None = None  # the last host event's step
         if not self.is_main_process:
             return
         if handlers is None:
@@ -281,6 +282,8 @@ class ExperimentLogger:
             return
         step = self._host_step(step)
         do_log, do_sample = bool(cadence.should_log(step)), bool(cadence.should_sample(step))
+        if (do_log or do_sample) and not self._in_order(step):
+            return
         multi_process = jax.process_count() > 1  # every process joins the (global) reduction
         if (do_log or do_sample) and (self.handlers or multi_process):
             event = self._pipeline.run(
@@ -310,6 +313,13 @@ class ExperimentLogger:
                 self._auto_step,
             )
             step = self._auto_step
+        elif (
+            isinstance(step, np.ndarray | jax.Array)
+            and step.size == 1
+            and not isinstance(step, jax.core.Tracer)
+            and np.issubdtype(step.dtype, np.integer)
+        ):
+            step = int(np.asarray(step).reshape(()))  # a one-element integer array is its value
         elif isinstance(step, bool) or not isinstance(step, int | np.integer | jax.Array):
             logger.warning(
                 "batch_data['update_step'] must be an integer, got %r; "
@@ -321,6 +331,17 @@ class ExperimentLogger:
         number = int(step)
         self._auto_step = number + 1
         return number
+
+    def _in_order(self, step: int) -> bool:
+        """Whether a host event's step may be logged: not negative, and after the last one
+        (wandb drops steps that go back; a JSONL with a step twice is ambiguous)."""
+        last = self._last_logged
+        if step < 0 or (last is not None and step <= last):
+            why = "is negative" if step < 0 else f"does not come after the last logged step {last}"
+            logger.warning("batch_data['update_step'] = %d %s; this event is skipped", step, why)
+            return False
+        self._last_logged = step
+        return True
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float | int]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""

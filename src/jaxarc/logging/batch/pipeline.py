@@ -95,7 +95,7 @@ def device_stage(
         traced = is_tracer(step)
         gather = gather_rows if traced else _gather_rows_jit
         samples = gather(
-            step if traced else np.int32(step),
+            step if traced else np.int32(step % 2**31),  # the key of steps ≥ 2³¹ wraps
             plan.per_env,
             num_samples=num_samples,
             batch_size=plan.batch_size,

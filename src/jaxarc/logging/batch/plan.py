@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...config import LoggingConfig
-from .contract import BY_KEY, MASK_KEYS, NOT_METRICS, PER_ENV_KEYS, STATE_KEYS
+from .contract import BY_KEY, MASK_KEYS, NOT_METRICS, PER_ENV_KEYS, STAT_NAMES, STATE_KEYS
 
 logger = logging.getLogger("jaxarc.logging.batch")
 
@@ -241,7 +241,42 @@ def _layout(
             skip(key, f"should be a number, got {_describe(value)}")
         elif _vector_ok(key, value, size, skip):
             vectors.append(VectorSlot(metric, key, device_dtype(value)))
+    vectors, scalars = _without_collisions(vectors, scalars, skip)
     return Layout(size, tuple(vectors), tuple(scalars), mask_key)
+
+
+def _names(slot: VectorSlot | ScalarSlot) -> tuple[str, ...]:
+    spec = BY_KEY.get(slot.key)
+    if isinstance(slot, ScalarSlot):
+        return (slot.metric,)
+    if spec is not None and spec.kind == "rate":
+        return (slot.metric,)
+    return tuple(f"{slot.metric}_{s}" for s in STAT_NAMES)
+
+
+def _without_collisions(
+    vectors: list[VectorSlot], scalars: list[ScalarSlot], skip: Warn
+) -> tuple[list[VectorSlot], list[ScalarSlot]]:
+    """Drop keys outside the contract whose metric names another key already produces
+    (a ``reward`` array beside ``episode_returns``, a scalar ``success_rate``...)."""
+    slots: list[VectorSlot | ScalarSlot] = [*vectors, *scalars]
+    taken: dict[str, str] = {}
+    for slot in slots:
+        if slot.key in BY_KEY:
+            taken.update(dict.fromkeys(_names(slot), slot.key))
+    kept_vectors: list[VectorSlot] = []
+    kept_scalars: list[ScalarSlot] = []
+    for slot in slots:
+        clash = next((taken[n] for n in _names(slot) if taken.get(n, slot.key) != slot.key), None)
+        if clash is not None:
+            skip(slot.key, f"would overwrite the metrics of batch_data[{clash!r}]; rename it")
+            continue
+        taken.update(dict.fromkeys(_names(slot), slot.key))
+        if isinstance(slot, VectorSlot):
+            kept_vectors.append(slot)
+        else:
+            kept_scalars.append(slot)
+    return kept_vectors, kept_scalars
 
 
 def _per_env(batch_data: Mapping[str, Any], plan: Plan, skip: Warn) -> None:
