@@ -369,3 +369,40 @@ def test_damaged_or_mismatched_checkpoints_are_one_clear_error(host_run, easy_di
         load_checkpoint(run, other)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nowhere", runner)
+
+
+def test_straight_equals_half_resume_half(easy_dir, tmp_path):
+    """10 updates in one go, or 5 + resume + 5: the same parameters and the same metrics."""
+    from jaxarc.train.checkpoint import CHECKPOINT
+
+    extra = ["logging.log_frequency=1", "train.baselines=false", "train.checkpoint_every=100"]
+    straight = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "a", 10, extra=extra)))
+    first = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "b", 5, extra=extra)))
+    again = [*extra, f"train.resume={first.run_dir}"]
+    second = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "c", 5, extra=again)))
+    assert (straight.updates_done, second.updates_done) == (10, 10)
+    a, b = read_run(straight.run_dir), read_run(second.run_dir)
+    assert b.steps == [5, 6, 7, 8, 9]
+    for key in ("reward_mean", "similarity_mean", "policy_loss", "value_loss", "entropy"):
+        np.testing.assert_allclose(b.metrics[key], a.metrics[key][5:], rtol=1e-5, atol=1e-6)
+    import equinox as eqx
+    import jax
+
+    from jaxarc.train.checkpoint import load_checkpoint
+    from jaxarc.train.ppo import PPO
+
+    cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 5, extra=extra))
+    _, params = jaxarc.make(None, cfg)
+    template = PPO(cfg.train, params, record_actions=4).init(jax.random.PRNGKey(99))
+    one, two = (load_checkpoint(r.run_dir / CHECKPOINT, template) for r in (straight, second))
+    assert int(one.update) == int(two.update) == 10
+    for x, y in zip(
+        jax.tree.leaves(eqx.filter(one.model, eqx.is_array)),
+        jax.tree.leaves(eqx.filter(two.model, eqx.is_array)),
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+    trained = jax.tree.leaves(eqx.filter(template.model, eqx.is_array))[0]
+    assert not np.allclose(
+        np.asarray(trained), np.asarray(jax.tree.leaves(eqx.filter(one.model, eqx.is_array))[0])
+    )

@@ -1,4 +1,4 @@
-"""Saving and loading the trainer's state: model, optimizer, PRNG key and update count.
+"""Saving and loading the trainer's state: model, optimizer, environments, PRNG key, update.
 
 Everything that resuming needs is in **one** file, ``checkpoint.eqx``, written to a
 temporary name and renamed over the old one, so a checkpoint is always whole: a kill at any
@@ -26,8 +26,12 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be resumed; the message says which file and why."""
 
 
-def _payload(runner: Runner) -> tuple[object, ...]:
-    return (runner.model, runner.opt_state, runner.key, runner.update)
+def _payload(runner: Runner, with_envs: bool) -> tuple[object, ...]:
+    """What a checkpoint holds. With the environments (their states and episode statistics)
+    a resumed run continues exactly where the saved one was; they are left out when several
+    processes hold parts of them (each resumed environment then starts a fresh episode)."""
+    envs = runner.env_state if with_envs else None
+    return (runner.model, runner.opt_state, runner.key, runner.update, envs)
 
 
 def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
@@ -35,7 +39,7 @@ def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
     path = run_dir / CHECKPOINT
     tmp = path.with_name(f".{CHECKPOINT}.{os.getpid()}.tmp")
     try:
-        eqx.tree_serialise_leaves(tmp, _payload(runner))
+        eqx.tree_serialise_leaves(tmp, _payload(runner, jax.process_count() == 1))
         os.replace(tmp, path)  # atomic: the old checkpoint or the new one, never a mix
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -59,22 +63,32 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
             f"no checkpoint at {path} (pass a run directory or its {CHECKPOINT})"
         )
     try:
-        model, opt_state, key, update = eqx.tree_deserialise_leaves(path, _payload(runner))
+        try:
+            loaded = eqx.tree_deserialise_leaves(path, _payload(runner, with_envs=True))
+        except Exception:  # saved without the environments (several processes)?
+            loaded = eqx.tree_deserialise_leaves(path, _payload(runner, with_envs=False))
     except Exception as err:  # equinox/numpy raise many kinds for a bad file
         raise CheckpointError(
             f"cannot resume from {path}: it is damaged, from another jaxarc version, or was "
             "saved with other settings (train.hidden_dim, the number of operations, the "
             f"optimizer's); start a new run or resume with the run's own config ({err!r:.120})"
         ) from None
+    model, opt_state, key, update, envs = loaded
     update = int(jax.device_get(update))
     if update < 0:
         raise CheckpointError(f"cannot resume from {path}: its update count is {update}")
-    loaded: Runner = eqx.tree_at(
-        lambda r: (r.model, r.opt_state, r.key, r.update),
+    resumed: Runner = eqx.tree_at(
+        lambda r: (r.model, r.opt_state, r.key, r.update, r.env_state),
         runner,
-        (model, opt_state, jnp.asarray(key, runner.key.dtype), jnp.int32(update)),
+        (
+            model,
+            opt_state,
+            jnp.asarray(key, runner.key.dtype),
+            jnp.int32(update),
+            runner.env_state if envs is None else envs,
+        ),
     )
-    return loaded
+    return resumed
 
 
 __all__ = ["CHECKPOINT", "CHECKPOINT_META", "CheckpointError", "load_checkpoint", "save_checkpoint"]
