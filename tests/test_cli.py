@@ -97,3 +97,25 @@ def test_an_unusable_output_dir_is_one_line_before_anything_compiles(capsys, tmp
         assert cli_main(["train", f"storage.base_output_dir={base}"]) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_a_checkpoint_that_cannot_be_written_says_why_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    from types import SimpleNamespace
+
+    import equinox as eqx
+    import jax.numpy as jnp
+
+    from jaxarc.train import checkpoint
+
+    def full(path, tree):
+        open(path, "wb").write(b"partial")  # noqa: SIM115 - what a full disk leaves
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(eqx, "tree_serialise_leaves", full)
+    runner = SimpleNamespace(model=0, opt_state=0, key=0, update=jnp.int32(3), env_state=0)
+    with pytest.raises(
+        OSError, match=r"could not write the checkpoint .*: No space left on device"
+    ):
+        checkpoint.save_checkpoint(tmp_path, runner)
+    assert list(tmp_path.iterdir()) == []  # no partial checkpoint, no tmp file

@@ -7,6 +7,7 @@ import json
 import logging
 import pickle
 import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -306,3 +307,49 @@ def test_grid_svg_draws_every_cell():
 
     fills = svg_cells(grid_svg(np.array([[0, 1, 2], [3, 4, 5]]), title="g"))
     assert fills == list(ARC_PALETTE[:6])
+
+
+def test_a_full_disk_never_hangs_and_leaves_no_truncated_files(tmp_path, caplog, monkeypatch):
+    """Simulated ENOSPC: the TensorBoard writer thread dies; the handler notices instead of
+    blocking on its queue, is switched off, and the other handlers go on; a picture that
+    cannot be written leaves no 0-byte file; a checkpoint error says why."""
+    import errno
+    import threading
+
+    import tensorboardX.event_file_writer as efw
+
+    import jaxarc.logging.serialization as ser
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    cfg = jaxarc.load_config(
+        [f"storage.base_output_dir={tmp_path}", "visualization.console=false",
+         "logging.log_frequency=1", "logging.sampling_enabled=false"]
+    )  # fmt: skip
+    log = ExperimentLogger(cfg)
+    monkeypatch.setattr(efw.EventsWriter, "write_event", full)  # the disk fills up now
+
+    def run():
+        for step in range(40):
+            log.log_batch_step({"update_step": step, "episode_returns": np.arange(4.0)})
+        log.close()
+
+    worker = threading.Thread(target=run, daemon=True)
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        worker.start()
+        worker.join(timeout=60)
+    assert not worker.is_alive(), "logging hung on a full disk"
+    assert "handler 'tensorboard' disabled" in caplog.text and "disk full" in caplog.text
+    lines = (log.run_dir / "batch_metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 40  # the file handler went on
+    # an atomic write that fails leaves nothing behind
+    real_write = Path.write_text
+    monkeypatch.setattr(
+        Path,
+        "write_text",
+        lambda self, *a, **k: full() if ".tmp" in self.name else real_write(self, *a, **k),
+    )
+    with pytest.raises(OSError):
+        ser.write_atomic(tmp_path / "picture.svg", "<svg></svg>")
+    assert not list(tmp_path.glob("*picture*"))

@@ -310,3 +310,14 @@ def test_a_folder_of_runs_is_each_run_not_one_series(tmp_path, capsys):
         FileNotFoundError, match="is a folder of 2 runs .first, second.: pass the runs"
     ):
         read_run(tmp_path)
+
+
+def test_empty_or_truncated_pictures_are_skipped(tmp_path, caplog):
+    run = make_run(tmp_path, "pictures", updates=12)
+    samples = sorted((run / "svg" / "samples").glob("*.svg"))
+    samples[0].write_text("")  # what a full disk used to leave
+    samples[1].write_text(samples[1].read_text()[:50])
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        page = build_report([run], tmp_path / "p.html").read_text()
+    assert page.count("class='sample'") == len(samples) - 2
+    assert "it is empty or incomplete" in caplog.text

@@ -254,6 +254,19 @@ def _replay(run: RunData, recorded: tuple[dict[str, Any], list[Any]] | None) -> 
     return replay_svg(result.frames, title, cell=9)
 
 
+def _read_svg(path: Path) -> str:
+    """The picture's text, or "" (with a warning) when it is empty, cut short or unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        logger.warning("skipping the picture %s: %s", path, err)
+        return ""
+    if "<svg" not in text or "</svg>" not in text:
+        logger.warning("skipping the picture %s: it is empty or incomplete", path)
+        return ""
+    return text
+
+
 def _gallery(run: RunData) -> list[tuple[int, list[Sample]]]:
     """The sampled updates shown (at most MAX_GALLERY_STEPS), each with its pictures; only
     their episodes are read and replayed."""
@@ -273,10 +286,11 @@ def _gallery(run: RunData) -> list[tuple[int, list[Sample]]]:
         samples = [
             (
                 f"env {env}" + ("" if kind == "random" else f" · {kind}"),
-                path.read_text(encoding="utf-8"),
+                svg,
                 _replay(run, recorded.get((env, kind))),
             )
             for env, kind, path in files[step]
+            if (svg := _read_svg(path))
         ]
         gallery.append((step, samples))
     return gallery

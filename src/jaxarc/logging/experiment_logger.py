@@ -87,20 +87,28 @@ def check_extras(config: JaxArcConfig) -> None:
 
 
 def default_handlers(config: JaxArcConfig, run_dir: Path) -> dict[str, Any]:
-    """The handlers the configuration asks for (see the README's table of keys)."""
+    """The handlers the configuration asks for (see the README's table of keys). One that
+    cannot start for lack of disk or permissions is left out with an error message."""
     from .handlers import FileHandler, RichHandler, SVGHandler, TensorBoardHandler, WandbHandler
 
+    wanted: dict[str, tuple[bool, Callable[[], Any]]] = {
+        "file": (config.storage.file_logging, lambda: FileHandler(run_dir, config.logging)),
+        "svg": (config.visualization.enabled, lambda: SVGHandler(run_dir, config.visualization)),
+        "rich": (config.visualization.console, lambda: RichHandler(config.visualization)),
+        "tensorboard": (config.storage.tensorboard, lambda: TensorBoardHandler(run_dir)),
+        "wandb": (
+            config.wandb.enabled,
+            lambda: WandbHandler(run_dir, config.wandb, config.to_dict()),
+        ),
+    }
     handlers: dict[str, Any] = {}
-    if config.storage.file_logging:
-        handlers["file"] = FileHandler(run_dir, config.logging)
-    if config.visualization.enabled:
-        handlers["svg"] = SVGHandler(run_dir, config.visualization)
-    if config.visualization.console:
-        handlers["rich"] = RichHandler(config.visualization)
-    if config.storage.tensorboard:
-        handlers["tensorboard"] = TensorBoardHandler(run_dir)
-    if config.wandb.enabled:
-        handlers["wandb"] = WandbHandler(run_dir, config.wandb, config.to_dict())
+    for name, (on, make) in wanted.items():
+        if not on:
+            continue
+        try:
+            handlers[name] = make()
+        except OSError as err:
+            logger.error("handler %r could not start (%s); the run goes on without it", name, err)
     return handlers
 
 

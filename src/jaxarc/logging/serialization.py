@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,3 +42,18 @@ def to_jsonable(value: Any) -> Any:
 def dumps(value: Any) -> str:
     """Strict JSON text of ``value`` (never contains ``NaN`` or ``Infinity`` tokens)."""
     return json.dumps(to_jsonable(value), allow_nan=False, separators=(",", ":"))
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write ``path`` through a temporary file renamed over it: a full disk or a kill leaves
+    the old file or none, never a truncated one (which would trip the report)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            tmp.write_text(data, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

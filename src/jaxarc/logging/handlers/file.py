@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ...config import LoggingConfig
-from ..serialization import dumps
+from ..serialization import dumps, write_atomic
 from .base import BaseHandler
 
 logger = logging.getLogger("jaxarc.logging.file")
@@ -123,11 +123,7 @@ class FileHandler(BaseHandler):
         gz = self.config.compression
         path = self._unique(stem, ".json.gz" if gz else ".json")
         text = dumps(episode)
-        if gz:
-            with gzip.open(path, "wt", encoding="utf-8") as f:
-                f.write(text)
-        else:
-            path.write_text(text, encoding="utf-8")
+        write_atomic(path, gzip.compress(text.encode("utf-8")) if gz else text)
         if self.config.log_format == "text":
             self._write_text(
                 path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"),
@@ -168,4 +164,4 @@ class FileHandler(BaseHandler):
                 f"summary: return={sm.get('total_reward')} steps={sm.get('total_steps')} "
                 f"similarity={sm.get('final_similarity')} success={sm.get('success')}"
             )
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_atomic(path, "\n".join(lines) + "\n")

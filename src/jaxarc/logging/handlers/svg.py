@@ -9,6 +9,7 @@ from typing import Any
 
 from ...config import VisualizationConfig
 from ...viz import as_grid, episode_summary_svg, step_svg, task_overview_svg
+from ..serialization import write_atomic
 from .base import BaseHandler
 
 logger = logging.getLogger("jaxarc.logging.svg")
@@ -59,7 +60,7 @@ class SVGHandler(BaseHandler):
             [as_grid(t) for t in task_data.get("test_inputs", [])],
             cell=max(self.config.cell_size * 0.75, 4),
         )
-        (self.dir / f"task_{_safe(task_id)}.svg").write_text(svg, encoding="utf-8")
+        write_atomic(self.dir / f"task_{_safe(task_id)}.svg", svg)
         self._tasks_drawn.add(task_id)
 
     def log_step(self, step_data: dict[str, Any]) -> None:
@@ -80,9 +81,7 @@ class SVGHandler(BaseHandler):
         )
         folder = self.dir / f"episode_{int(step_data.get('episode_num', 0)):06d}"
         folder.mkdir(exist_ok=True)
-        (folder / f"step_{int(step_data.get('step_num', 0)):04d}.svg").write_text(
-            svg, encoding="utf-8"
-        )
+        write_atomic(folder / f"step_{int(step_data.get('step_num', 0)):04d}.svg", svg)
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         initial, final = (
@@ -119,4 +118,4 @@ class SVGHandler(BaseHandler):
             reward=summary_data.get("total_reward"),
             cell=self.config.cell_size,
         )
-        path.write_text(svg, encoding="utf-8")
+        write_atomic(path, svg)
