@@ -7,7 +7,6 @@ from typing import Any
 
 from .base import BaseHandler
 
-
 #: tensorboardX's event queue length (its default, 10, blocks a writer whose thread died)
 QUEUE = 10_000
 
