@@ -53,7 +53,7 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger("jaxarc").setLevel(config.logging.log_level)  # the application decides
     try:
         result = train(config)
-    except (ValueError, KeyError, FileNotFoundError, ImportError) as err:
+    except (ValueError, KeyError, OSError, ImportError) as err:  # OSError: a full disk too
         if args.debug:
             raise
         print(f"jaxarc train: {_message(err)} (--debug shows the traceback)", file=sys.stderr)
