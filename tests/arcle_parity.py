@@ -224,23 +224,33 @@ def our_results(apply: Callable[..., Any], cases: list[Case], op: int) -> list[d
         {
             "grid": _crop(out.working_grid[i], out.working_grid_mask[i]),
             "clip": _crop(out.clipboard[i], out.clipboard_mask[i]),
-            "terminated": op == 34,  # step ends the episode on submit, on nothing else
+            # ``step`` ends the episode on submit (``environment.py``: ``submitted``), so ours is
+            # "submit ends it"; ARCLE's side is measured (its submit with max_trial=1)
+            "terminated": op == 34,
         }
         for i in range(len(cases))
     ]
 
 
-def exception(our_op: int, case: Case) -> str | None:
-    """The named, documented difference that explains a disagreement on ``case``, if any."""
+def exception(our_op: int, case: Case, mine: dict[str, Any]) -> str | None:
+    """The named, documented difference that explains a disagreement on ``case``, if any —
+    after checking that ours did what the documented difference says it does."""
     gh, gw = case.grid.shape
     sel = case.selection
     inside = sel[:gh, :gw]
     if 10 <= our_op < 20 and sel.sum() != 1 and inside.any():
-        return "multi-cell flood fill: ARCLE needs exactly one selected cell, we fill from each"
+        # ours: ARCLE's own region search from every selected cell, filled with the colour
+        from arcle.actions.color import dfs_area
+
+        region = dfs_area(case.grid.copy(), case.grid.shape, inside).astype(bool)
+        expected = np.where(region, np.int8(our_op - 10), case.grid)
+        if np.array_equal(mine["grid"], expected):
+            return "multi-cell flood fill: ARCLE needs exactly one selected cell, we fill from each"
+        return None
     rows, cols = np.flatnonzero(sel.any(1)), np.flatnonzero(sel.any(0))
     if our_op in (28, 35) and len(rows):
         h, w = case.input.shape if our_op == 35 else case.grid.shape
-        if rows[-1] == h or cols[-1] == w:
+        if (rows[-1] == h or cols[-1] == w) and np.array_equal(mine["clip"], case.clip):
             return "copy one row/column past the grid: ARCLE's off-by-one bound copies it"
     return None
 
@@ -267,7 +277,7 @@ def agreement(
             )
             if same:
                 row["agree"] += 1
-            elif (why := exception(int(our_op), case)) is not None:
+            elif (why := exception(int(our_op), case, mine)) is not None:
                 row["exceptions"][why] = row["exceptions"].get(why, 0) + 1
             else:
                 row["differ"].append(case)

@@ -534,4 +534,4 @@ def test_hostile_batches_warn_and_log_the_rest(cfg, caplog):
     assert [s for s, _ in rec.metrics] == [0, 1, 2**31]  # -5 and the step going back: skipped
     assert {s["episode_num"] for s in rec.summaries} == {0, 1, 2**31}
     assert "= -5 is negative; this event is skipped" in caplog.text
-    assert "= 7 does not come after the last logged step 2147483648" in caplog.text
+    assert "= 7 goes back from the last logged step 2147483648" in caplog.text

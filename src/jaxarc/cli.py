@@ -61,9 +61,10 @@ def _train(args: argparse.Namespace) -> int:
     except TrainingDiverged as err:
         print(f"jaxarc train: training diverged ({err}); stopped.", file=sys.stderr)
         return 3
-    except KeyboardInterrupt:  # before training started (loading, compiling the baselines)
+    except KeyboardInterrupt:  # before training started, or a second signal: stop at once
         print(
-            "jaxarc train: interrupted before the first update; nothing to save.", file=sys.stderr
+            "jaxarc train: interrupted; stopped at once (the checkpoint on disk is kept).",
+            file=sys.stderr,
         )
         return 130
     if result.run_dir is not None:

@@ -123,7 +123,7 @@ class TaskBuffer(eqx.Module):
 
 
 class Action(eqx.Module):
-    """One operation (an :class:`Operation` id, 0–34) applied to a boolean selection."""
+    """One operation (an :class:`Operation` id, 0–35) applied to a boolean selection."""
 
     operation: jax.Array  # int32[]
     selection: jax.Array  # bool[H, W]

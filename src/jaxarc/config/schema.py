@@ -69,7 +69,7 @@ class DatasetConfig(eqx.Module):
 
 
 class ActionConfig(eqx.Module):
-    """Action format and which of the 35 operations the agent may use."""
+    """Action format and which of the 36 operations the agent may use."""
 
     selection_format: Literal["mask", "bbox", "point"] = "bbox"
     allowed_operations: tuple[int, ...] | None = None
@@ -189,12 +189,13 @@ class StorageConfig(eqx.Module):
                     f"storage.run_name must be one directory name (no '/', '\\', '..'), "
                     f"got {name!r}; set storage.base_output_dir to choose where runs go"
                 )
-            elif len(name) > MAX_RUN_NAME:
-                out.append(f"storage.run_name is {len(name)} characters; at most {MAX_RUN_NAME}")
+            elif len(name.encode()) > MAX_RUN_NAME:
+                size = len(name.encode())
+                out.append(f"storage.run_name is {size} bytes long; at most {MAX_RUN_NAME}")
         return out
 
 
-#: the longest ``storage.run_name`` (file systems allow 255 bytes; runs append ``-<n>``)
+#: the longest ``storage.run_name`` in UTF-8 bytes (file systems allow 255; runs add ``-<n>``)
 MAX_RUN_NAME = 120
 
 

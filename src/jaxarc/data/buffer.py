@@ -93,6 +93,7 @@ def select_tasks(
     max_grid_size: int = 30,
     max_tasks: int | None = None,
     strict: bool = False,
+    ids_by_suffix: bool = False,
 ) -> list[ArcTask]:
     """Parse and select tasks from raw dicts.
 
@@ -103,7 +104,7 @@ def select_tasks(
     """
     if task_ids:
         # an all-digit ARC id such as 00576224 reaches us as 576224 when YAML read it as a number
-        task_ids = [resolve_task_id(t, raw) for t in task_ids]
+        task_ids = [resolve_task_id(t, raw, ids_by_suffix) for t in task_ids]
         unknown = [t for t in task_ids if t not in raw]
         if unknown:
             raise KeyError(f"unknown task id(s): {'; '.join(_with_hints(t, raw) for t in unknown)}")
@@ -163,6 +164,7 @@ def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
         max_task_size=config.max_task_size,
         max_grid_size=config.max_grid_size,
         max_tasks=config.max_tasks,
+        ids_by_suffix=config.source == "MiniARC",
     )
     return build_task_buffer(
         tasks, config.max_grid_size, config.max_train_pairs, config.max_test_pairs

@@ -49,19 +49,22 @@ def _miniarc(base: DatasetConfig, task: str) -> DatasetConfig:
     )
     if not task:
         return dataclasses.replace(base, source="MiniARC", task_ids=(), max_grid_size=size)
-    full = resolve_task_id(task, miniarc_tasks())
+    full = resolve_task_id(task, miniarc_tasks(), by_suffix=True)
     if full not in miniarc_tasks():
         raise ValueError(f"unknown dataset id 'MiniARC-{task}': no MiniARC task {task!r}")
     return dataclasses.replace(base, source="MiniARC", task_ids=(full,), max_grid_size=size)
 
 
-def resolve_task_id(task_id: str, known: Mapping[str, Any]) -> str:
+def resolve_task_id(task_id: str, known: Mapping[str, Any], by_suffix: bool = False) -> str:
     """``task_id`` as ``known`` names it: an all-digit ARC id that lost its leading zeros to
-    YAML gets them back (``576224`` → ``00576224``), and a MiniARC id may be given by its
-    unique suffix (``l6ab0lf3xztbyxsu3p`` → ``Most_Common_color_l6ab0lf3xztbyxsu3p``)."""
+    YAML gets them back (``576224`` → ``00576224``), and with ``by_suffix`` (MiniARC) an id
+    may be given by its unique last part (``l6ab0lf3xztbyxsu3p`` →
+    ``Most_Common_color_l6ab0lf3xztbyxsu3p``)."""
     if task_id in known:
         return task_id
     if task_id.isdigit() and task_id.zfill(8) in known:
         return task_id.zfill(8)
-    by_suffix = [k for k in known if k.endswith("_" + task_id)]
-    return by_suffix[0] if len(by_suffix) == 1 else task_id
+    if not by_suffix:
+        return task_id
+    matches = [k for k in known if k.endswith("_" + task_id)]
+    return matches[0] if len(matches) == 1 else task_id

@@ -239,11 +239,9 @@ def _transform(
     return jnp.where(row_ok[:, None] & col_ok[None, :], picked, jnp.int8(-1))
 
 
-def _inside(box: Box, mask: jax.Array) -> jax.Array:
-    """The (non-empty) box ``(r0, r1, c0, c1, any)`` lies inside the grid ``mask`` (a
-    top-left-anchored rectangle: its last row/column is its number of rows/columns - 1)."""
-    rows, cols = jnp.sum(mask[:, 0]), jnp.sum(mask[0, :])
-    return box[4] & (box[1] < rows) & (box[3] < cols)
+def _inside(selection: jax.Array, box: Box, mask: jax.Array) -> jax.Array:
+    """A non-empty ``selection`` (whose box is ``box``) lies wholly inside the grid ``mask``."""
+    return box[4] & ~jnp.any(selection & ~mask)
 
 
 def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
@@ -274,8 +272,8 @@ def apply_operation(state: State, op: jax.Array, selection: jax.Array) -> State:
     transformed = jnp.where(lands, moved, base)
 
     # clipboard, clear, copy input, resize
-    copies = ((op == Op.COPY) | (op == Op.CUT)) & _inside(box, mask)
-    copies_input = (op == Op.COPY_INPUT_SELECTION) & _inside(box, state.input_grid_mask)
+    copies = ((op == Op.COPY) | (op == Op.CUT)) & _inside(selection, box, mask)
+    copies_input = (op == Op.COPY_INPUT_SELECTION) & _inside(selection, box, state.input_grid_mask)
     cut = jnp.where(copies & sel, jnp.int8(0), grid)
     cleared = jnp.zeros_like(grid)
     resized_mask = jnp.where(

@@ -341,11 +341,11 @@ class ExperimentLogger:
         return number
 
     def _in_order(self, step: int) -> bool:
-        """Whether a host event's step may be logged: not negative, and after the last one
-        (wandb drops steps that go back; a JSONL with a step twice is ambiguous)."""
+        """Whether a host event's step may be logged: not negative, and not before the last
+        one (wandb drops steps that go back). The in-jit path is not checked."""
         last = self._last_logged
-        if step < 0 or (last is not None and step <= last):
-            why = "is negative" if step < 0 else f"does not come after the last logged step {last}"
+        if step < 0 or (last is not None and step < last):
+            why = "is negative" if step < 0 else f"goes back from the last logged step {last}"
             logger.warning("batch_data['update_step'] = %d %s; this event is skipped", step, why)
             return False
         self._last_logged = step

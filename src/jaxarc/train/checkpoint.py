@@ -9,6 +9,7 @@ it repeats the update count for people and scripts; it is never trusted for resu
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -16,7 +17,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ..logging.serialization import write_atomic
 from .ppo import Runner
+
+logger = logging.getLogger("jaxarc.train")
 
 CHECKPOINT = "checkpoint.eqx"
 CHECKPOINT_META = "checkpoint.json"
@@ -44,11 +48,19 @@ def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise OSError(f"could not write the checkpoint {path}: {err.strerror or err}") from err
-    meta = {"update": int(runner.update), "file": CHECKPOINT}
-    meta_tmp = path.with_name(f".{CHECKPOINT_META}.{os.getpid()}.tmp")
-    meta_tmp.write_text(json.dumps(meta))
-    os.replace(meta_tmp, run_dir / CHECKPOINT_META)
+    write_atomic(run_dir / CHECKPOINT_META, json.dumps({"update": int(runner.update)}))
     return path
+
+
+def _read(path: Path, like: tuple[object, ...]) -> tuple[object, ...] | None:
+    """The checkpoint read into ``like``, or ``None`` unless it fits exactly (a file that has
+    bytes left over, or runs out, was written for another structure or is damaged)."""
+    try:
+        with open(path, "rb") as f:
+            loaded = eqx.tree_deserialise_leaves(f, like)
+            return loaded if f.read(1) == b"" else None
+    except Exception:  # equinox/numpy raise many kinds for a bad file
+        return None
 
 
 def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
@@ -62,17 +74,18 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
         raise FileNotFoundError(
             f"no checkpoint at {path} (pass a run directory or its {CHECKPOINT})"
         )
-    try:
-        try:
-            loaded = eqx.tree_deserialise_leaves(path, _payload(runner, with_envs=True))
-        except Exception:  # saved without the environments (several processes)?
-            loaded = eqx.tree_deserialise_leaves(path, _payload(runner, with_envs=False))
-    except Exception as err:  # equinox/numpy raise many kinds for a bad file
+    loaded = _read(path, _payload(runner, with_envs=True))
+    if loaded is None:  # saved without the environments (several processes)?
+        loaded = _read(path, _payload(runner, with_envs=False))
+        if loaded is not None:
+            logger.warning("%s holds no environments: each starts a fresh episode", path)
+    if loaded is None:
         raise CheckpointError(
             f"cannot resume from {path}: it is damaged, from another jaxarc version, or was "
-            "saved with other settings (train.hidden_dim, the number of operations, the "
-            f"optimizer's); start a new run or resume with the run's own config ({err!r:.120})"
-        ) from None
+            "saved with other settings (train.hidden_dim, train.num_envs, "
+            "logging.sampling_enabled, the number of operations, the optimizer's); start a new "
+            "run or resume with the run's own config"
+        )
     model, opt_state, key, update, envs = loaded
     update = int(jax.device_get(update))
     if update < 0:

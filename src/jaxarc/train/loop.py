@@ -35,7 +35,7 @@ from .baselines import trivial_baselines
 from .checkpoint import load_checkpoint, save_checkpoint
 from .ppo import PPO, Runner
 from .progress import ProgressBar
-from .signals import StopRequest, stop_on_signals
+from .signals import StopRequest, stop_on_signals, stop_requested
 
 logger = logging.getLogger("jaxarc.train")
 
@@ -129,11 +129,13 @@ def run_host(
     """Updates ``tally.done .. end - 1``, one jitted update per iteration."""
     c, log_frequency = ppo.config, log.config.logging.log_frequency
     update = jax.jit(ppo.update)
-    while tally.done < end and not tally.stop.requested:
+    while tally.done < end and not stop_requested(tally.stop):
         u = tally.done
         runner, batch = update(tally.runner)
         tally.runner, tally.done = runner, u + 1
         batch["update_step"] = u
+        if stop_requested(tally.stop):
+            log.final_step = u  # the last update before stopping is logged like a final one
         log.log_batch_step(batch)
         run_dir = log.run_dir if tally.done % c.checkpoint_every == 0 else None
         if u % log_frequency == 0 or tally.done == end or run_dir:  # the only host syncs
@@ -148,7 +150,7 @@ def run_jit(
 ) -> None:
     """Updates ``tally.done .. end - 1`` in jitted chunks of ``train.checkpoint_every``."""
     run_chunk = jit_chunk(ppo, log)
-    while tally.done < end and not tally.stop.requested:
+    while tally.done < end and not stop_requested(tally.stop):
         n = min(ppo.config.checkpoint_every, end - tally.done)
         runner = jax.block_until_ready(run_chunk(tally.runner, n))
         tally.runner, tally.done = runner, tally.done + n
@@ -279,12 +281,12 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
             logger.warning(
                 "stopped after update %d: saving a checkpoint and closing the logs", tally.done
             )
-    seconds = time.perf_counter() - t0
-    steady = bar.steady_rate(tally.done)
-    try:
-        if log.run_dir is not None and not bool(tally.runner.diverged):
-            save_checkpoint(log.run_dir, tally.runner)
-    finally:
-        log.close()
+        seconds = time.perf_counter() - t0
+        steady = bar.steady_rate(tally.done)
+        try:  # still under our signal handlers: a signal now does not cut the save short
+            if log.run_dir is not None and not bool(tally.runner.diverged):
+                save_checkpoint(log.run_dir, tally.runner)
+        finally:
+            log.close()
     env_steps = (tally.done - start) * steps_per_update
     return TrainResult(log.run_dir, tally.done, interrupted, seconds, env_steps, steady, start)

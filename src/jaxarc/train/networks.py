@@ -2,7 +2,7 @@
 
 Input channels (for an ``H×W`` padded grid): one-hot working grid (10) + its mask,
 one-hot target (10) + mask, one-hot input (10) + mask, and "cell already right" — 34 in all.
-Heads: 35 operation logits, row logits for the two box corners ``(r1, r2)``, column logits
+Heads: 36 operation logits, row logits for the two box corners ``(r1, r2)``, column logits
 for ``(c1, c2)``, and a value.
 """
 
@@ -84,7 +84,7 @@ class ActorCritic(eqx.Module):
         return self(obs)[3]
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """``(op_logits[35], row_logits[2, H], col_logits[2, W], value)`` for one observation."""
+        """``(op_logits[NUM_OPERATIONS], row_logits[2, H], col_logits[2, W], value)`` for one observation."""
         x = jax.nn.relu(self.conv1(encode(obs)))
         x = jax.nn.relu(self.conv2(x)) + x
         pooled = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))])

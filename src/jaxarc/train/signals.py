@@ -1,10 +1,11 @@
 """Stopping on SIGINT/SIGTERM without losing anything.
 
 SLURM and Kubernetes send SIGTERM some seconds before they kill; Ctrl-C sends SIGINT. The
-first of either asks the training loop to stop after the update (host loop) or the chunk
-(jit loop) in progress — so the checkpoint and the logs end at the same update — and the run
-then saves, closes its handlers and exits with ``128 + signal``. A second signal stops at
-once (``KeyboardInterrupt``), still saving what the last finished update left.
+first of either asks the training loop to stop after the update (host loop; that update is
+logged like a final one, so the logs end where the checkpoint is) or the chunk (jit loop;
+its updates are logged at their cadence) in progress; the run then saves, closes its
+handlers and exits with ``128 + signal``. A second signal stops at once
+(``KeyboardInterrupt``). With several processes, they agree to stop together.
 """
 
 from __future__ import annotations
@@ -50,9 +51,28 @@ def stop_on_signals() -> Iterator[StopRequest]:
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = {s: signal.signal(s, stop.handle) for s in SIGNALS}
+    previous = {}
+    for s in SIGNALS:
+        if signal.getsignal(s) is signal.SIG_IGN:  # e.g. SIGINT of a background job: keep it
+            continue
+        previous[s] = signal.signal(s, stop.handle)
     try:
         yield stop
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            if handler is not None:  # None: installed outside Python, cannot be put back
+                signal.signal(s, handler)
+
+
+def stop_requested(stop: StopRequest) -> bool:
+    """Whether to stop now; with several processes, whether any of them was asked to (they
+    must stop at the same update, or the others would wait in a collective forever)."""
+    import jax
+
+    if jax.process_count() == 1:
+        return stop.requested
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    flags = multihost_utils.process_allgather(np.int32(stop.requested))
+    return bool(np.asarray(flags).any())

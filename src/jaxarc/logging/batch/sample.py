@@ -17,9 +17,9 @@ from .contract import EXTREMES_KEY, MASK_KEYS
 
 def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.Array:
     """``num_samples`` distinct env indices drawn with ``PRNGKey(update_step)`` (all when
-    ``num_samples >= B``): a uniformly random subset, as ``jax.random.choice(replace=False)``
-    gives, but with Floyd's algorithm — ``k`` draws, whatever ``B`` (``choice`` permutes all
-    ``B``: 0.44 s at B = 10⁶ here)."""
+    ``num_samples >= B``): every subset equally likely (the order within it is not uniform,
+    and nothing relies on it), with Floyd's algorithm — ``k`` draws, whatever ``B``
+    (``jax.random.choice(replace=False)`` permutes all ``B``: 0.44 s at B = 10⁶ here)."""
     if num_samples >= batch_size:
         return jnp.arange(batch_size, dtype=jnp.int32)
     key = jax.random.PRNGKey(update_step)

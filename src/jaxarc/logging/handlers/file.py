@@ -135,16 +135,13 @@ class FileHandler(BaseHandler):
                 + "_states.pkl"
                 + (".gz" if gz else "")
             )
-            opener = gzip.open if gz else open
-            with opener(self.episode_dir / pkl, "wb") as f:
-                pickle.dump(
-                    {
-                        "steps": raw_steps,
-                        "summary": episode.get("summary"),
-                        "task": episode.get("task"),
-                    },
-                    f,
-                )
+            states = {
+                "steps": raw_steps,
+                "summary": episode.get("summary"),
+                "task": episode.get("task"),
+            }
+            data = pickle.dumps(states)
+            write_atomic(self.episode_dir / pkl, gzip.compress(data) if gz else data)
         logger.debug("wrote %s", path)
 
     @staticmethod
