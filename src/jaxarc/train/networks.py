@@ -84,7 +84,7 @@ class ActorCritic(eqx.Module):
         return self(obs)[3]
 
     def __call__(self, obs: Observation) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-        """``(op_logits[NUM_OPERATIONS], row_logits[2, H], col_logits[2, W], value)`` for one observation."""
+        """``(op_logits[NUM_OPERATIONS], row_logits[2, H], col_logits[2, W], value)``."""
         x = jax.nn.relu(self.conv1(encode(obs)))
         x = jax.nn.relu(self.conv2(x)) + x
         pooled = jnp.concatenate([x.mean(axis=(1, 2)), x.max(axis=(1, 2))])
