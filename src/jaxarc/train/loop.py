@@ -129,20 +129,23 @@ def run_host(
     """Updates ``tally.done .. end - 1``, one jitted update per iteration."""
     c, log_frequency = ppo.config, log.config.logging.log_frequency
     update = jax.jit(ppo.update)
-    while tally.done < end and not stop_requested(tally.stop):
+    while tally.done < end:
         u = tally.done
         runner, batch = update(tally.runner)
         tally.runner, tally.done = runner, u + 1
         batch["update_step"] = u
-        if stop_requested(tally.stop):
+        stopping = stop_requested(tally.stop)  # read once: it decides both the log and the end
+        if stopping:
             log.final_step = u  # the last update before stopping is logged like a final one
         log.log_batch_step(batch)
         run_dir = log.run_dir if tally.done % c.checkpoint_every == 0 else None
-        if u % log_frequency == 0 or tally.done == end or run_dir:  # the only host syncs
+        if u % log_frequency == 0 or tally.done == end or run_dir or stopping:  # host syncs
             _check_diverged(runner, u)  # never checkpoint NaN parameters
         if run_dir is not None:
             save_checkpoint(run_dir, runner)
         on_progress(tally.done)
+        if stopping:
+            return
 
 
 def run_jit(
@@ -150,7 +153,7 @@ def run_jit(
 ) -> None:
     """Updates ``tally.done .. end - 1`` in jitted chunks of ``train.checkpoint_every``."""
     run_chunk = jit_chunk(ppo, log)
-    while tally.done < end and not stop_requested(tally.stop):
+    while tally.done < end:
         n = min(ppo.config.checkpoint_every, end - tally.done)
         runner = jax.block_until_ready(run_chunk(tally.runner, n))
         tally.runner, tally.done = runner, tally.done + n
@@ -158,6 +161,8 @@ def run_jit(
         if log.run_dir is not None:
             save_checkpoint(log.run_dir, runner)
         on_progress(tally.done)
+        if stop_requested(tally.stop):
+            return
 
 
 LOOPS = {"host": run_host, "jit": run_jit}
