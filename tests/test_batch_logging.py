@@ -535,3 +535,17 @@ def test_hostile_batches_warn_and_log_the_rest(cfg, caplog):
     assert {s["episode_num"] for s in rec.summaries} == {0, 1, 2**31}
     assert "= -5 is negative; this event is skipped" in caplog.text
     assert "= 7 goes back from the last logged step 2147483648" in caplog.text
+
+
+def test_host_int64_arrays_never_wrap(cfg, caplog):
+    rec = Recorder()
+    log = ExperimentLogger(
+        with_logging(cfg, log_frequency=1, sampling_enabled=False), handlers={"rec": rec}
+    )
+    big = np.arange(4, dtype=np.int64) + 2**40  # would be logged as mean 1.5 after int32 wrap
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        log.log_batch_step({"update_step": 0, "big": big})
+    metrics = rec.metrics[0][1]
+    assert metrics["big_mean"] == pytest.approx(2**40 + 1.5, rel=1e-6)
+    assert metrics["big_max"] == pytest.approx(2**40 + 3, rel=1e-6)
+    assert "batch_data['big'] is int64: its statistics are computed in float32" in caplog.text

@@ -31,6 +31,7 @@ class VectorSlot(NamedTuple):
     metric: str
     key: str
     dtype: np.dtype  # as it is on the device (int64 is int32 unless x64 is on)
+    as_float: bool = False  # a host 64-bit integer array, sent as float32 (it would wrap)
 
 
 class ScalarSlot(NamedTuple):
@@ -78,7 +79,12 @@ class Layout:
         """The values of this layout in ``batch_data`` (no checks, no device work)."""
         return Plan(
             self,
-            tuple([batch_data[s.key] for s in self.vectors]),
+            tuple(
+                [
+                    np.asarray(batch_data[s.key], np.float32) if s.as_float else batch_data[s.key]
+                    for s in self.vectors
+                ]
+            ),
             tuple(
                 [
                     batch_data[s.key].reshape(()) if s.flat else batch_data[s.key]
@@ -230,7 +236,7 @@ def _layout(
         metric = spec.metric if spec is not None else key
         if spec is not None and spec.kind != "scalar":
             if _vector_ok(key, value, size, skip):
-                vectors.append(VectorSlot(metric, key, device_dtype(value)))
+                vectors.append(_vector_slot(metric, key, value))
             continue
         kind = _scalar_kind(value)
         if kind == "host":
@@ -240,9 +246,25 @@ def _layout(
         elif spec is not None:
             skip(key, f"should be a number, got {_describe(value)}")
         elif _vector_ok(key, value, size, skip):
-            vectors.append(VectorSlot(metric, key, device_dtype(value)))
+            vectors.append(_vector_slot(metric, key, value))
     vectors, scalars = _without_collisions(vectors, scalars, skip)
     return Layout(size, tuple(vectors), tuple(scalars), mask_key)
+
+
+def _vector_slot(metric: str, key: str, value: Any) -> VectorSlot:
+    """A host 64-bit integer array would wrap at ±2³¹ on a device without x64: it is sent as
+    float32 instead (exact below 2²⁴), with a warning once per batch layout."""
+    dtype = device_dtype(value)
+    wide = isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.dtype.itemsize == 8
+    if wide and dtype.itemsize < 8:
+        logger.warning(
+            "batch_data[%r] is %s: its statistics are computed in float32 (exact below 2**24), "
+            "as JAX without x64 would wrap its values at ±2**31",
+            key,
+            value.dtype,
+        )
+        return VectorSlot(metric, key, np.dtype(np.float32), as_float=True)
+    return VectorSlot(metric, key, dtype)
 
 
 def _names(slot: VectorSlot | ScalarSlot) -> tuple[str, ...]:
