@@ -321,3 +321,19 @@ def test_empty_or_truncated_pictures_are_skipped(tmp_path, caplog):
         page = build_report([run], tmp_path / "p.html").read_text()
     assert page.count("class='sample'") == len(samples) - 2
     assert "it is empty or incomplete" in caplog.text
+
+
+def test_a_resumed_run_continues_its_parents_series_without_duplicates(tmp_path):
+    parent = make_run(tmp_path, "parent", updates=12)  # steps 0, 2, ..., 10
+    overrides = [f"storage.base_output_dir={tmp_path}", "storage.run_name=child"]
+    overrides += ["visualization.console=false", "storage.tensorboard=false"]
+    cfg = jaxarc.load_config([*overrides, "logging.log_frequency=2", f"train.resume={parent}"])
+    with ExperimentLogger(cfg) as log:  # resumed from a checkpoint at 6: 6 and 8 are redone
+        for u in range(6, 14):
+            log.log_batch_step({"update_step": u, "episode_returns": jnp.full(4, 100.0 + u)})
+    run = read_run(log.run_dir, follow_resume=True)
+    assert run.steps == [0, 2, 4, 6, 8, 10, 12]
+    assert run.metrics["reward_mean"][3:] == [106.0, 108.0, 110.0, 112.0]  # the child's values
+    assert read_run(log.run_dir).steps == [6, 8, 10, 12]  # alone, as written
+    page = build_report([log.run_dir], tmp_path / "child.html").read_text()
+    assert "child (7 logged updates, last update 12)" in page

@@ -494,7 +494,7 @@ def build_report(
     """Write the report for ``run_dirs`` to ``output`` (default ``<first run>/report.html``)."""
     # a folder of runs is each of its runs, never one merged series
     expanded = [run for d in run_dirs for run in (runs_in(d) or [Path(d)])]
-    runs = [read_run(d) for d in expanded]
+    runs = [read_run(d, follow_resume=True) for d in expanded]  # a resumed run: one series
     page, figures = render_report(runs)
     out = Path(output) if output else runs[0].run_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -110,10 +110,18 @@ def runs_in(folder: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if (p / BATCH_METRICS_FILE).is_file())
 
 
-def read_run(run_dir: str | Path) -> RunData:
-    """A run's metrics as columns, plus its saved configuration."""
+def read_run(run_dir: str | Path, follow_resume: bool = False) -> RunData:
+    """A run's metrics as columns, plus its saved configuration.
+
+    With ``follow_resume``, a run started with ``--resume`` is read as one series with the
+    runs it continues: each earlier run contributes the updates before the next one's first
+    (the updates it logged after its last checkpoint were done again by the resumed run and
+    are dropped, so no step appears twice).
+    """
     run_dir = Path(run_dir)
     records = read_batch_metrics(run_dir)
+    if follow_resume:
+        records = _with_ancestors(run_dir, records)
     names: list[str] = []
     for rec in records:
         for key in rec["metrics"]:
@@ -128,6 +136,27 @@ def read_run(run_dir: str | Path) -> RunData:
         config=_read_config(run_dir),
         baselines=read_baselines(run_dir),
     )
+
+
+def _parent(run_dir: Path) -> Path | None:
+    resume = (_read_config(run_dir).get("train") or {}).get("resume")
+    if not resume:
+        return None
+    parent = Path(resume)
+    parent = parent if parent.is_dir() else parent.parent
+    return parent if (parent / BATCH_METRICS_FILE).is_file() else None
+
+
+def _with_ancestors(run_dir: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen = {run_dir.resolve()}
+    parent = _parent(run_dir)
+    while parent is not None and parent.resolve() not in seen:  # a cycle would never end
+        seen.add(parent.resolve())
+        first = records[0]["step"] if records else None
+        earlier = [r for r in read_batch_metrics(parent) if first is None or r["step"] < first]
+        records = earlier + records
+        parent = _parent(parent)
+    return records
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
