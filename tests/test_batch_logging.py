@@ -549,3 +549,20 @@ def test_host_int64_arrays_never_wrap(cfg, caplog):
     assert metrics["big_mean"] == pytest.approx(2**40 + 1.5, rel=1e-6)
     assert metrics["big_max"] == pytest.approx(2**40 + 3, rel=1e-6)
     assert "batch_data['big'] is int64: its statistics are computed in float32" in caplog.text
+
+
+def test_in_jit_steps_that_go_back_are_skipped_too(cfg, caplog):
+    rec = Recorder()
+    log = ExperimentLogger(
+        with_logging(cfg, log_frequency=1, sampling_enabled=False), handlers={"rec": rec}
+    )
+
+    def body(carry, step):
+        log.log_batch_step({"update_step": step, "episode_returns": jnp.arange(4.0) + step})
+        return carry, None
+
+    with caplog.at_level("WARNING", logger="jaxarc"):
+        jax.jit(lambda steps: jax.lax.scan(body, 0, steps))(jnp.array([0, 3, 2, 4]))
+        log.close()
+    assert [s for s, _ in rec.metrics] == [0, 3, 4]
+    assert "= 2 goes back from the last logged step 3" in caplog.text

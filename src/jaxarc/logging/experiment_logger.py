@@ -341,8 +341,8 @@ class ExperimentLogger:
         return number
 
     def _in_order(self, step: int) -> bool:
-        """Whether a host event's step may be logged: not negative, and not before the last
-        one (wandb drops steps that go back). The in-jit path is not checked."""
+        """Whether an event's step may be logged: not negative, and not before the last one
+        (wandb drops steps that go back). Host calls and in-jit callbacks alike."""
         last = self._last_logged
         if step < 0 or (last is not None and step < last):
             why = "is negative" if step < 0 else f"goes back from the last logged step {last}"
@@ -372,7 +372,7 @@ class ExperimentLogger:
     ) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
-            if not self.handlers or self._closed:
+            if not self.handlers or self._closed or not self._in_order(int(step)):
                 return
             self._emit(
                 B.host_stage(
