@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from jaxarc.envs.reward import similarity
+from jaxarc.envs.environment import initial_state
 from jaxarc.types import State
 
 
@@ -29,23 +30,8 @@ def make_state(grid, target=None, size: int = 5, clipboard=None) -> State:
     )
     if clipboard is not None:
         cbm = jnp.asarray(np.asarray(cb) != 0) & cbm
-    return State(
-        working_grid=g,
-        working_grid_mask=m,
-        input_grid=g,
-        input_grid_mask=m,
-        target_grid=t,
-        target_grid_mask=tm,
-        selection=jnp.zeros_like(m),
-        clipboard=cb,
-        clipboard_mask=cbm,
-        step_count=jnp.int32(0),
-        similarity=similarity(g, m, t, tm),
-        task_index=jnp.int32(0),
-        pair_index=jnp.int32(0),
-        key=jnp.zeros(2, jnp.uint32),
-        done=jnp.bool_(False),
-    )
+    state = initial_state(g, m, t, tm, jnp.zeros(2, jnp.uint32))
+    return eqx.tree_at(lambda s: (s.clipboard, s.clipboard_mask), state, (cb, cbm))
 
 
 def cells(rc, size: int = 5):

@@ -16,10 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .envs.environment import effective_operation, is_allowed
+from .envs.environment import effective_operation, initial_state, is_allowed
 from .envs.operations import apply_operation
 from .envs.spaces import bbox_to_mask
-from .types import NUM_OPERATIONS, State, operation_name, to_numpy_grid
+from .types import NUM_OPERATIONS, operation_name, to_numpy_grid
 
 #: one frame: (label, grid cropped to its mask, the step's selection cropped alike or None)
 Frame = tuple[str, np.ndarray, np.ndarray | None]
@@ -60,23 +60,12 @@ def replay(
         return None
     grid, mask = start
     target_grid, target_mask = target if target is not None else (np.zeros_like(grid), mask)
-    zeros = jnp.zeros(grid.shape, bool)
-    state = State(
-        working_grid=jnp.asarray(grid),
-        working_grid_mask=jnp.asarray(mask),
-        input_grid=jnp.asarray(grid),
-        input_grid_mask=jnp.asarray(mask),
-        target_grid=jnp.asarray(target_grid),
-        target_grid_mask=jnp.asarray(target_mask),
-        selection=zeros,
-        clipboard=jnp.zeros(grid.shape, jnp.int8),
-        clipboard_mask=zeros,
-        step_count=jnp.int32(0),
-        similarity=jnp.float32(0.0),
-        task_index=jnp.int32(0),
-        pair_index=jnp.int32(0),
-        key=jax.random.PRNGKey(0),
-        done=jnp.bool_(False),
+    state = initial_state(
+        jnp.asarray(grid),
+        jnp.asarray(mask),
+        jnp.asarray(target_grid),
+        jnp.asarray(target_mask),
+        jax.random.PRNGKey(0),
     )
     ids = list(range(NUM_OPERATIONS)) if allowed_operations is None else list(allowed_operations)
     allowed = jnp.zeros(NUM_OPERATIONS, bool).at[jnp.asarray(ids, jnp.int32)].set(True)

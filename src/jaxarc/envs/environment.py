@@ -74,6 +74,36 @@ def observe(state: State, params: EnvParams) -> Observation:
     )
 
 
+def initial_state(
+    grid: jax.Array,
+    grid_mask: jax.Array,
+    target: jax.Array,
+    target_mask: jax.Array,
+    key: jax.Array,
+    task_index: jax.typing.ArrayLike = 0,
+    pair_index: jax.typing.ArrayLike = 0,
+) -> State:
+    """The state an episode starts in: the working grid is the input grid, nothing is
+    selected or copied, no step taken."""
+    return State(
+        working_grid=grid,
+        working_grid_mask=grid_mask,
+        input_grid=grid,
+        input_grid_mask=grid_mask,
+        target_grid=target,
+        target_grid_mask=target_mask,
+        selection=jnp.zeros_like(grid_mask),
+        clipboard=jnp.zeros_like(grid),
+        clipboard_mask=jnp.zeros_like(grid_mask),
+        step_count=jnp.int32(0),
+        similarity=similarity(grid, grid_mask, target, target_mask),
+        task_index=jnp.asarray(task_index, jnp.int32),
+        pair_index=jnp.asarray(pair_index, jnp.int32),
+        key=key,
+        done=jnp.bool_(False),
+    )
+
+
 def reset(
     key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None
 ) -> tuple[State, TimeStep]:
@@ -105,23 +135,7 @@ def reset(
     pair_index = jax.random.randint(k_pair, (), 0, jnp.maximum(counts[task_index], 1))
     grid, grid_mask = inputs[task_index, pair_index], in_masks[task_index, pair_index]
     target, target_mask = outputs[task_index, pair_index], out_masks[task_index, pair_index]
-    state = State(
-        working_grid=grid,
-        working_grid_mask=grid_mask,
-        input_grid=grid,
-        input_grid_mask=grid_mask,
-        target_grid=target,
-        target_grid_mask=target_mask,
-        selection=jnp.zeros_like(grid_mask),
-        clipboard=jnp.zeros_like(grid),
-        clipboard_mask=jnp.zeros_like(grid_mask),
-        step_count=jnp.int32(0),
-        similarity=similarity(grid, grid_mask, target, target_mask),
-        task_index=task_index,
-        pair_index=pair_index.astype(jnp.int32),
-        key=key,
-        done=jnp.bool_(False),
-    )
+    state = initial_state(grid, grid_mask, target, target_mask, key, task_index, pair_index)
     timestep = TimeStep(
         step_type=jnp.int8(StepType.FIRST),
         reward=jnp.float32(0.0),

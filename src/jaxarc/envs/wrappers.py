@@ -8,6 +8,7 @@ resets by hand and reads each environment's last finished episode from the state
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import equinox as eqx
@@ -47,11 +48,12 @@ class Wrapper:
         return f"{type(self).__name__}({self.env!r})"
 
 
-class ActionWrapper(Wrapper):
+class ActionWrapper(Wrapper, abc.ABC):
     """Translate another action format into :class:`~jaxarc.types.Action` before ``step``."""
 
+    @abc.abstractmethod
     def to_action(self, action: jax.Array, params: EnvParams) -> Action:
-        raise NotImplementedError
+        """The :class:`~jaxarc.types.Action` that ``action`` (this wrapper's format) means."""
 
     def step(self, state: Any, action: Any, params: EnvParams) -> tuple[Any, TimeStep]:
         return self.env.step(state, self.to_action(action, params), params)  # type: ignore[no-any-return]
