@@ -126,7 +126,33 @@ def operations() -> list[str]:
     return lines
 
 
+def train_throughput() -> list[str]:
+    data = _load("train_throughput")
+    head = [
+        "envs × steps",
+        "`jaxarc train` (default logging)",
+        "jaxarc PPO, nothing logged",
+        "rejax PPO via `GymnaxARC`",
+        "ours / rejax",
+    ]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for r in data["results"]:
+        lines.append(
+            _row(
+                [
+                    f"{r['num_envs']} × {r['num_steps']} (width {r['hidden']})",
+                    f"{r['jaxarc_train']:,.0f} steps/s",
+                    f"{r['jaxarc_ppo_no_logging']:,.0f} steps/s",
+                    f"{r['rejax_ppo']:,.0f} steps/s",
+                    f"{r['ratio']:.2f}",
+                ]
+            )
+        )
+    return lines
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
+    "train_throughput": train_throughput,
     "env_throughput": env_throughput,
     "batched_logging": batched_logging,
     "operations": operations,

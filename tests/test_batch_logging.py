@@ -566,3 +566,86 @@ def test_in_jit_steps_that_go_back_are_skipped_too(cfg, caplog):
         log.close()
     assert [s for s, _ in rec.metrics] == [0, 3, 4]
     assert "= 2 goes back from the last logged step 3" in caplog.text
+
+
+def seeded_batch(step, num_seeds, n=NB):
+    """``num_seeds`` batches of :func:`batch` stacked on a leading seed axis (Python numbers
+    stay shared), with per-env task ids and final states."""
+    parts = [
+        batch(step, n, seed=100 * s, task_ids=jnp.arange(n) % 3, final_states=states(n, value=s))
+        for s in range(num_seeds)
+    ]
+    out = {}
+    for key, value in parts[0].items():
+        if key == "update_step" or isinstance(value, int | float):
+            out[key] = value
+        else:
+            out[key] = jax.tree.map(lambda *xs: jnp.stack(xs), *(p[key] for p in parts))
+    return parts, out
+
+
+def test_seed_axis_logs_each_seed_and_the_spread_across_seeds(cfg, caplog):
+    """Each ``seed_<i>/`` metric is what that seed alone would log; the plain name is the
+    across-seed mean and ``_seed_std`` the spread; a key without the seed axis is warned about
+    and skipped; sampled episodes name their seed and environment."""
+    rec, alone = Recorder(), Recorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    log.num_seeds = 3
+    parts, data = seeded_batch(0, 3)
+    data["no_seed_axis"] = jnp.ones(NB)  # [B], not [S, B]
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        log.log_batch_step(data)
+    assert "batch_data['no_seed_axis'] has no leading seed axis of 3" in caplog.text
+    _, m = rec.metrics[0]
+    single = ExperimentLogger(cfg, handlers={"rec": alone})
+    per_seed = []
+    for part in parts:
+        single._last_logged = None
+        single.log_batch_step(part)
+        per_seed.append(alone.metrics[-1][1])
+    for name in per_seed[0]:
+        values = [seed_metrics[name] for seed_metrics in per_seed]
+        if name in ("value_loss", "entropy", "learning_rate"):  # Python numbers: shared
+            assert m[name] == values[0] and f"seed_0/{name}" not in m
+            continue
+        for i, v in enumerate(values):
+            assert m[f"seed_{i}/{name}"] == pytest.approx(v, rel=1e-6, abs=1e-7), name
+        assert m[name] == pytest.approx(np.mean(values), rel=1e-6, abs=1e-7)
+        assert m[f"{name}_seed_std"] == pytest.approx(np.std(values), rel=1e-5, abs=1e-7)
+    assert not any("no_seed_axis" in k for k in m)
+    # sampling (step 0 samples): rows from all S·B environments, seed and env id split out
+    assert len(rec.summaries) == 3
+    for s in rec.summaries:
+        assert 0 <= s["seed"] < 3 and 0 <= s["seed_environment_id"] < NB
+        assert s["environment_id"] == s["seed"] * NB + s["seed_environment_id"]  # unique
+        expected = float(parts[s["seed"]]["episode_returns"][s["seed_environment_id"]])
+        assert s["total_reward"] == pytest.approx(expected)
+        assert s["final_state"]["grid"].max() == s["seed"]  # states(n, value=seed)
+
+
+def test_seed_axis_inside_jit_matches_the_host_path(cfg):
+    def loop(log):
+        def body(_, step):
+            data = seeded_batch(0, 2)[1] | {"update_step": step}
+            log.log_batch_step(data)
+            return None, None
+
+        jax.jit(lambda: jax.lax.scan(body, None, jnp.arange(3))[0])()
+        jax.effects_barrier()
+
+    jit_rec, host_rec = Recorder(), Recorder()
+    jit_log = ExperimentLogger(cfg, handlers={"rec": jit_rec})
+    jit_log.num_seeds = 2
+    loop(jit_log)
+    host_log = ExperimentLogger(cfg, handlers={"rec": host_rec})
+    host_log.num_seeds = 2
+    for step in range(3):
+        host_log.log_batch_step(seeded_batch(0, 2)[1] | {"update_step": step})
+    assert [s for s, _ in jit_rec.metrics] == [s for s, _ in host_rec.metrics] == [0, 2]
+    for (_, a), (_, b) in zip(jit_rec.metrics, host_rec.metrics, strict=True):
+        assert a.keys() == b.keys() and "seed_1/reward_mean" in a
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-6, abs=1e-7), k
+    assert [(s["seed"], s["environment_id"]) for s in jit_rec.summaries] == [
+        (s["seed"], s["environment_id"]) for s in host_rec.summaries
+    ]

@@ -23,6 +23,7 @@ LAYERS = {
     "viz": 2,
     "factory": 3,
     "replay": 3,  # replays sampled episodes with the env's operations (for the report)
+    "compat": 3,  # gymnax/Jumanji adapters over envs
     "logging": 4,
     "train": 5,
     "report": 5,

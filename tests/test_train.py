@@ -409,3 +409,46 @@ def test_straight_equals_half_resume_half(easy_dir, tmp_path):
     assert not np.allclose(
         np.asarray(trained), np.asarray(jax.tree.leaves(eqx.filter(one.model, eqx.is_array))[0])
     )
+
+
+def test_seeds_as_a_batch_axis_are_the_separate_runs(easy_dir, tmp_path):
+    """``train.num_seeds=2`` (one jitted program) logs, per seed, what ``train.seed=0`` and
+    ``train.seed=1`` log alone; it resumes; the report draws each seed and the band."""
+    extra = ["logging.log_frequency=1", "train.baselines=false", "train.checkpoint_every=100"]
+    runs = [
+        train(
+            jaxarc.load_config(
+                easy_overrides(easy_dir, tmp_path / f"s{s}", 4, extra=[*extra, f"train.seed={s}"])
+            )
+        )
+        for s in (0, 1)
+    ]
+    both = train(
+        jaxarc.load_config(
+            easy_overrides(easy_dir, tmp_path / "both", 4, extra=[*extra, "train.num_seeds=2"])
+        )
+    )
+    seeded = read_run(both.run_dir)
+    alone = [read_run(r.run_dir) for r in runs]
+    assert seeded.steps == alone[0].steps == [0, 1, 2, 3]
+    for key in ("reward_mean", "similarity_mean", "success_rate", "policy_loss", "entropy"):
+        for s in (0, 1):
+            np.testing.assert_allclose(
+                seeded.metrics[f"seed_{s}/{key}"], alone[s].metrics[key], rtol=1e-4, atol=1e-5
+            )
+        pair = np.array([alone[0].metrics[key], alone[1].metrics[key]])
+        np.testing.assert_allclose(seeded.metrics[key], pair.mean(0), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            seeded.metrics[f"{key}_seed_std"], pair.std(0), rtol=1e-3, atol=1e-5
+        )
+    # env_steps counts one agent's experience; the sampled episodes name their seed
+    assert seeded.metrics["env_steps"] == alone[0].metrics["env_steps"]
+    assert {e["summary"]["seed"] for e in load_episodes(both.run_dir)} <= {0, 1}
+    again = [*extra, "train.num_seeds=2", f"train.resume={both.run_dir}"]
+    resumed = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "r", 2, extra=again)))
+    assert (resumed.first_update, resumed.updates_done) == (4, 6)
+    page = build_report([both.run_dir]).read_text(encoding="utf-8")
+    assert (
+        "mean of 2 seeds" in page
+        and "seed_0/" not in page.split("id='curves'")[1].split("</section>")[0]
+    )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
+from .logging.batch.seeds import SEED_PREFIX, SEED_STD_SUFFIX, is_seed_metric, seed_metric
 from .logging.handlers.svg import parse_sample_stem
 from .logging.reader import RunData, load_episodes, read_run, runs_in
 
@@ -86,8 +87,44 @@ def _other_metrics(runs: Sequence[RunData]) -> list[str]:
     known |= {n for spec in CONTRACT if spec.panel is None for n in spec.names}
     names: list[str] = []
     for run in runs:
-        names += [k for k in run.metrics if k not in known and k not in names]
+        names += [
+            k for k in run.metrics if k not in known and k not in names and not is_seed_metric(k)
+        ]
     return names
+
+
+def _seeds(run: RunData) -> int:
+    """How many seeds the run trained as a batch axis (0 for a plain run)."""
+    prefixes = {k.split("/", 1)[0] for k in run.metrics if k.startswith(SEED_PREFIX)}
+    return len(prefixes)
+
+
+def _seed_curves(
+    ax: Any, run: RunData, name: str, colour: str, x: str, label: str | None, ls: str = "-"
+) -> bool:
+    """A seeded run's ``name``: one thin line per seed, the across-seed mean, and a band of ±
+    the across-seed std (clipped to the metric's physical limits)."""
+    steps, mean = _series(run, name, x)
+    if not len(steps):
+        return False
+    for i in range(_seeds(run)):
+        s, v = _series(run, seed_metric(i, name), x)
+        ax.plot(s, v, color=colour, lw=0.7, ls=ls, alpha=0.45, label=None)
+    ax.plot(steps, mean, color=colour, lw=1.8, ls=ls, label=label or f"mean of {_seeds(run)} seeds")
+    _, spread = _series(run, name + SEED_STD_SUFFIX, x)
+    if len(spread) == len(mean):
+        low, high = bounds_of(name)
+        low, high = -np.inf if low is None else low, np.inf if high is None else high
+        ax.fill_between(
+            steps,
+            np.clip(mean - spread, low, high),
+            np.clip(mean + spread, low, high),
+            color=colour,
+            alpha=0.18,
+            lw=0,
+            label=None if label else "± std across seeds",
+        )
+    return True
 
 
 def _figure(
@@ -107,7 +144,12 @@ def _figure(
     for i, run in enumerate(runs):
         colour = COLOURS[i % len(COLOURS)]
         label = run.name if len(runs) > 1 else None
-        if isinstance(spec, str):
+        if _seeds(run):
+            for j, name in enumerate([f"{spec}_mean"] if isinstance(spec, str) else names or spec):
+                ls = ("-", "--", ":", "-.")[j % 4]
+                named = label if isinstance(spec, str) else (f"{label}: {name}" if label else name)
+                drawn |= _seed_curves(ax, run, name, colour, x, named, ls)
+        elif isinstance(spec, str):
             steps, mean = _series(run, f"{spec}_mean", x)
             if not len(steps):
                 continue
@@ -205,7 +247,7 @@ def _summary_rows(
     for run in runs:
         for name in run.metrics:
             steps, v = _series(run, name)
-            if not len(v):
+            if not len(v) or is_seed_metric(name):  # seeds: the across-seed mean's row
                 continue
             better = better_of(name)
             if (
@@ -338,7 +380,13 @@ def _header(runs: Sequence[RunData]) -> list[str]:
         last = run.steps[-1] if run.steps else "-"
         parts.append(
             f"<span class='swatch' style='background:{COLOURS[i % len(COLOURS)]}'></span>"
-            f"{html.escape(run.name)} ({len(run.steps)} logged updates, last update {last})<br>"
+            f"{html.escape(run.name)} ({len(run.steps)} logged updates, last update {last}"
+            + (
+                f", {_seeds(run)} seeds: thin lines each, bands ± std across seeds"
+                if _seeds(run)
+                else ""
+            )
+            + ")<br>"
         )
     parts.append("</p>")
     return parts

@@ -232,6 +232,8 @@ class TrainConfig(eqx.Module):
     max_grad_norm: float = 0.5
     hidden_dim: int = 32
     seed: int = 0
+    # independent agents trained in one jitted program (vmapped): seed i uses seed + i
+    num_seeds: int = 1
     loop: Literal["host", "jit"] = "host"
     checkpoint_every: int = 50
     resume: str | None = None
@@ -248,6 +250,7 @@ class TrainConfig(eqx.Module):
             "num_minibatches",
             "hidden_dim",
             "checkpoint_every",
+            "num_seeds",
         ):
             if getattr(self, name) <= 0:
                 out.append(f"train.{name} must be positive (got {getattr(self, name)})")

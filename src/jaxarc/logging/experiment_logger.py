@@ -301,6 +301,19 @@ class ExperimentLogger:
                 self._emit(event)
 
     @property
+    def num_seeds(self) -> int:
+        """``S`` > 1: ``batch_data`` carries a leading seed axis on every array (``train.num_seeds``
+        runs); each metric is logged per seed as ``seed_<i>/<metric>``, and as the across-seed
+        mean ``<metric>`` with its spread ``<metric>_seed_std``. See ``logging/batch/seeds.py``."""
+        return self._pipeline.num_seeds
+
+    @num_seeds.setter
+    def num_seeds(self, num_seeds: int) -> None:
+        if int(num_seeds) < 1:
+            raise ValueError(f"num_seeds must be positive (got {num_seeds})")
+        self._pipeline.num_seeds = int(num_seeds)
+
+    @property
     def final_step(self) -> int | None:
         """The run's last update: it is logged and sampled whatever the frequencies say."""
         return self._pipeline.cadence.last_step
@@ -383,19 +396,22 @@ class ExperimentLogger:
                     plan.task_names,
                     self.task_names,
                     self._pipeline.num_random(plan.layout.batch_size),
+                    self._pipeline.num_seeds,
                 )
             )
         except Exception as err:
             logger.warning("batched logging callback failed at update %s: %r", step, err)
 
     def _throughput(self, step: int) -> dict[str, float | int]:
-        """``env_steps`` done after update ``step``, and env steps/s since the last event."""
+        """``env_steps`` done after update ``step`` (by each seed: an agent's experience), and
+        env steps/s since the last event (all seeds together: the machine's rate)."""
         per_update = int(self.env_steps_per_update or 0)
         now = time.perf_counter()
         out: dict[str, float | int] = {"env_steps": (step + 1) * per_update}
         if self._last_event is not None and step > self._last_event[0]:
             seconds = max(now - self._last_event[1], 1e-9)
-            out["env_steps_per_second"] = (step - self._last_event[0]) * per_update / seconds
+            steps = (step - self._last_event[0]) * per_update * self.num_seeds
+            out["env_steps_per_second"] = steps / seconds
         self._last_event = (step, now)
         return out
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..logging.serialization import write_atomic
 from .ppo import Runner
@@ -48,7 +49,7 @@ def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise OSError(f"could not write the checkpoint {path}: {err.strerror or err}") from err
-    write_atomic(run_dir / CHECKPOINT_META, json.dumps({"update": int(runner.update)}))
+    write_atomic(run_dir / CHECKPOINT_META, json.dumps({"update": runner.updates_done()}))
     return path
 
 
@@ -82,13 +83,14 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
     if loaded is None:
         raise CheckpointError(
             f"cannot resume from {path}: it is damaged, from another jaxarc version, or was "
-            "saved with other settings (train.hidden_dim, train.num_envs, "
+            "saved with other settings (train.hidden_dim, train.num_envs, train.num_seeds, "
             "logging.sampling_enabled, the number of operations, the optimizer's); start a new "
             "run or resume with the run's own config"
         )
     model, opt_state, key, update, envs = loaded
-    update = int(jax.device_get(update))
-    if update < 0:
+    counts = np.asarray(jax.device_get(update)).reshape(-1)
+    update = int(counts[0])
+    if update < 0 or (counts != update).any():
         raise CheckpointError(f"cannot resume from {path}: its update count is {update}")
     resumed: Runner = eqx.tree_at(
         lambda r: (r.model, r.opt_state, r.key, r.update, r.env_state),
@@ -97,7 +99,7 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
             model,
             opt_state,
             jnp.asarray(key, runner.key.dtype),
-            jnp.int32(update),
+            jnp.full(jnp.shape(runner.update), update, jnp.int32),
             runner.env_state if envs is None else envs,
         ),
     )

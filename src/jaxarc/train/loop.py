@@ -22,6 +22,7 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
@@ -69,8 +70,9 @@ class Tally:
     stop: StopRequest = field(default_factory=StopRequest)
 
 
-def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
-    """Shard the environment states over a 1-D mesh of all devices; replicate the rest."""
+def shard_runner(runner: Runner, num_envs: int, num_seeds: int = 1) -> tuple[Runner, Mesh | None]:
+    """Shard the environment states over a 1-D mesh of all devices (along the environment
+    axis, after the seed axis when there is one); replicate the rest."""
     devices = jax.devices()
     if len(devices) == 1:
         return runner, None
@@ -79,7 +81,9 @@ def shard_runner(runner: Runner, num_envs: int) -> tuple[Runner, Mesh | None]:
             f"train.num_envs={num_envs} must be divisible by the number of devices ({len(devices)})"
         )
     mesh = Mesh(np.array(devices), ("envs",))
-    envs = NamedSharding(mesh, PartitionSpec("envs"))
+    envs = NamedSharding(
+        mesh, PartitionSpec("envs") if num_seeds == 1 else PartitionSpec(None, "envs")
+    )
     replicated = NamedSharding(mesh, PartitionSpec())
 
     def place(tree: Any, sharding: NamedSharding) -> Any:
@@ -109,7 +113,7 @@ def jit_chunk(ppo: PPO, log: ExperimentLogger) -> Callable[[Runner, int], Runner
 
     def body(runner: Runner, _: None) -> tuple[Runner, None]:
         runner, batch = ppo.update(runner)
-        batch["update_step"] = runner.update - 1
+        batch["update_step"] = jnp.ravel(runner.update)[0] - 1  # every seed has done as many
         log.log_batch_step(batch)
         return runner, None
 
@@ -119,8 +123,10 @@ def jit_chunk(ppo: PPO, log: ExperimentLogger) -> Callable[[Runner, int], Runner
 
 
 def _check_diverged(runner: Runner, update: int) -> None:
-    if bool(runner.diverged):
-        raise TrainingDiverged(f"a loss became NaN/inf by update {update}")
+    seeds = runner.diverged_seeds()
+    if seeds:
+        which = "" if jnp.ndim(runner.diverged) == 0 else f" (seeds {seeds})"
+        raise TrainingDiverged(f"a loss became NaN/inf by update {update}{which}")
 
 
 def run_host(
@@ -206,11 +212,14 @@ def describe_run(
     limits += [f"max_tasks={d.max_tasks}"] if d.max_tasks else []
     limits += [f"{len(d.task_ids)} chosen ids"] if d.task_ids else []
     devices = jax.devices()
+    seeds = (
+        f"{c.num_seeds} seeds ({c.seed}–{c.seed + c.num_seeds - 1}) × " if c.num_seeds > 1 else ""
+    )
     lines = [
         f"dataset   {source}: {params.buffer.num_tasks} tasks at {h}×{w}"
         + (f" ({', '.join(limits)})" if limits else ""),
-        f"training  PPO, {c.num_envs} envs × {c.num_steps} steps = "
-        f"{c.num_envs * c.num_steps:,} env steps per update, updates {start}–"
+        f"training  PPO, {seeds}{c.num_envs} envs × {c.num_steps} steps = "
+        f"{c.num_seeds * c.num_envs * c.num_steps:,} env steps per update, updates {start}–"
         f"{start + c.num_updates - 1}, {c.loop} loop, "
         f"{len(devices)} {devices[0].platform} device(s), "
         f"episodes ≤ {params.max_episode_steps} steps",
@@ -238,19 +247,20 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     # sampled episodes carry their actions (for replays in the report) when sampling is on
     record = params.max_episode_steps if config.logging.sampling_enabled else 0
     ppo = PPO(c, params, record_actions=record)
-    runner = ppo.init(jax.random.PRNGKey(c.seed))
+    runner = ppo.init(ppo.seed_keys())
     if c.resume:
         runner = load_checkpoint(c.resume, runner)
-        logger.info("resumed from %s at update %d", c.resume, int(runner.update))
-    runner, _ = shard_runner(runner, c.num_envs)
-    start = int(runner.update)
+        logger.info("resumed from %s at update %d", c.resume, runner.updates_done())
+    runner, _ = shard_runner(runner, c.num_envs, c.num_seeds)
+    start = runner.updates_done()
     tally = Tally(runner, start)
-    steps_per_update = c.num_envs * c.num_steps
+    steps_per_update = c.num_seeds * c.num_envs * c.num_steps  # env steps of all seeds
 
     log = ExperimentLogger(config)
     log.task_names = params.buffer.task_ids
+    log.num_seeds = c.num_seeds
     log.final_step = start + c.num_updates - 1  # the last update is always logged
-    log.env_steps_per_update = steps_per_update
+    log.env_steps_per_update = c.num_envs * c.num_steps  # per seed (the logger knows S)
     rich = log.handlers.get("rich")
     console = console or (rich.console if rich is not None else None)
     baselines = None
@@ -289,7 +299,7 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
         seconds = time.perf_counter() - t0
         steady = bar.steady_rate(tally.done)
         try:  # still under our signal handlers: a signal now does not cut the save short
-            if log.run_dir is not None and not bool(tally.runner.diverged):
+            if log.run_dir is not None and not tally.runner.diverged_seeds():
                 save_checkpoint(log.run_dir, tally.runner)
         finally:
             log.close()

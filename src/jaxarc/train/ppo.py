@@ -10,6 +10,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ..config import TrainConfig
@@ -26,8 +27,16 @@ class Runner(eqx.Module):
     opt_state: Any
     env_state: StatsState  # [N] environments with their episode statistics
     key: jax.Array
-    update: jax.Array  # int32: number of updates done
-    diverged: jax.Array  # bool: a loss was NaN/inf at some point
+    update: jax.Array  # int32: number of updates done ([S], all equal, with seeds)
+    diverged: jax.Array  # bool: a loss was NaN/inf at some point ([S] with seeds)
+
+    def updates_done(self) -> int:
+        """The number of updates done (every seed has done the same)."""
+        return int(np.asarray(jax.device_get(self.update)).reshape(-1)[0])
+
+    def diverged_seeds(self) -> list[int]:
+        """The seeds (indices; ``[0]`` without a seed axis) whose loss became NaN/inf."""
+        return np.flatnonzero(np.asarray(jax.device_get(self.diverged)).reshape(-1)).tolist()
 
 
 class Transition(eqx.Module):
@@ -40,7 +49,12 @@ class Transition(eqx.Module):
 
 
 class PPO:
-    """Builds ``init(key) -> Runner`` and ``update(runner) -> (runner, batch_data)``."""
+    """Builds ``init(key) -> Runner`` and ``update(runner) -> (runner, batch_data)``.
+
+    With ``config.num_seeds = S > 1`` both are vmapped over a leading seed axis: ``init``
+    takes ``S`` keys (:meth:`seed_keys`), every array of the runner and of ``batch_data`` has
+    a leading ``[S]``, and each seed has its own parameters, optimizer and environments.
+    """
 
     def __init__(self, config: TrainConfig, params: EnvParams, record_actions: int = 0):
         """``record_actions``: keep the first that many actions of each episode, so that
@@ -63,8 +77,32 @@ class PPO:
             optax.clip_by_global_norm(c.max_grad_norm), optax.adam(self.schedule, eps=1e-5)
         )
 
-    # ----------------------------------------------------------------------------------
+    @property
+    def num_seeds(self) -> int:
+        return self.config.num_seeds
+
+    def seed_keys(self) -> jax.Array:
+        """``PRNGKey(seed)``, or ``[S]`` keys ``PRNGKey(seed + i)``: seed ``i`` of a vmapped run
+        is the run ``train.seed=seed+i`` would be alone."""
+        c = self.config
+        if c.num_seeds == 1:
+            return jax.random.PRNGKey(c.seed)
+        return jnp.stack([jax.random.PRNGKey(c.seed + i) for i in range(c.num_seeds)])
+
     def init(self, key: jax.Array) -> Runner:
+        """The runner (``[S]`` of them along a leading axis when ``num_seeds > 1``)."""
+        if self.num_seeds == 1:
+            return self._init_one(key)
+        return eqx.filter_vmap(self._init_one)(key)  # type: ignore[no-any-return]
+
+    def update(self, runner: Runner) -> tuple[Runner, dict[str, Any]]:
+        """One PPO update of every seed: rollout, GAE, ``update_epochs`` × ``num_minibatches``."""
+        if self.num_seeds == 1:
+            return self._update_one(runner)
+        return eqx.filter_vmap(self._update_one)(runner)  # type: ignore[no-any-return]
+
+    # ----------------------------------------------------------------------------------
+    def _init_one(self, key: jax.Array) -> Runner:
         c, p = self.config, self.params
         k_model, k_env, key = jax.random.split(key, 3)
         model = ActorCritic(c.hidden_dim, k_model)
@@ -105,8 +143,7 @@ class PPO:
         total = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
         return total, (policy_loss, value_loss, entropy)
 
-    def update(self, runner: Runner) -> tuple[Runner, dict[str, Any]]:
-        """One PPO update: rollout, GAE, ``update_epochs`` × ``num_minibatches`` steps."""
+    def _update_one(self, runner: Runner) -> tuple[Runner, dict[str, Any]]:
         c = self.config
         finished_before = runner.env_state.stats.episodes_finished
         runner, traj = jax.lax.scan(self._env_step, runner, None, length=c.num_steps)

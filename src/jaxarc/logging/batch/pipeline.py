@@ -25,7 +25,8 @@ from jax.experimental import io_callback
 
 from ...config import LoggingConfig
 from . import reduce as R
-from .plan import Layout, Plan, PlanCache, is_tracer, plan_batch
+from . import seeds as S
+from .plan import Layout, Plan, PlanCache, is_tracer, plan_batch, signature
 from .sample import gather_rows, summaries
 
 logger = logging.getLogger("jaxarc.logging.batch")
@@ -78,27 +79,37 @@ Fetched = tuple[Any, Any]  # (packed statistics or None, (sampled indices, rows)
 
 
 def device_stage(
-    plan: Plan, step: Any, *, reduce: bool, num_samples: int, extremes: bool = False
+    plan: Plan,
+    step: Any,
+    *,
+    reduce: bool,
+    num_samples: int,
+    extremes: bool = False,
+    seeds: int = 1,
 ) -> Fetched:
     """The event's device work: the packed statistics and the sampled rows (each ``None`` when
-    not asked for).
+    not asked for). With ``seeds > 1`` the statistics are ``[S, P]`` (one vmapped reduction)
+    and the rows come from all ``S·B`` environments (see :mod:`.seeds`).
 
     Two jitted programs from the host (dispatched asynchronously; both results travel in
     the one transfer of :func:`fetch`); inlined into the caller's program inside jit.
     """
     stats = samples = None
-    if reduce:
-        stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[
-            0
-        ]  # by-product dropped
+    traced = is_tracer(step)
+    if reduce and seeds == 1:
+        stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[0]  # by-product
+    elif reduce:
+        reduce_seeds = S._reduce_seeds if traced else S.reduce_seeds
+        stats = reduce_seeds(
+            plan.vectors, S.broadcast_scalars(plan.device_scalars, seeds), plan.mask
+        )
     if num_samples and plan.batch_size is not None:
-        traced = is_tracer(step)
         gather = gather_rows if traced else _gather_rows_jit
         samples = gather(
             step if traced else np.int32(step % 2**31),  # the key of steps ≥ 2³¹ wraps
             plan.per_env,
             num_samples=num_samples,
-            batch_size=plan.batch_size,
+            batch_size=plan.batch_size * seeds,
             extremes=extremes,
         )
     return stats, samples
@@ -125,15 +136,24 @@ def host_stage(
     task_names: Sequence[str] | None,
     task_lookup: Sequence[str] | None,
     num_random: int | None = None,
+    seeds: int = 1,
 ) -> Event:
     """Decode the fetched numbers into the design's metrics and episode summaries
-    (``num_random``: how many of the sampled rows are random; best and worst follow)."""
+    (``num_random``: how many of the sampled rows are random; best and worst follow;
+    ``seeds``: the seed axis of :mod:`.seeds`)."""
     stats, samples = fetched
-    metrics = {} if stats is None else R.decode(stats, layout, host_scalars, step)
+    metrics: dict[str, float | int] = {}
+    if stats is not None and seeds == 1:
+        metrics = R.decode(stats, layout, host_scalars, step)
+    elif stats is not None:
+        per_seed = [R.decode(row, layout, host_scalars, step) for row in np.asarray(stats)]
+        metrics = S.merge(per_seed, set(host_scalars))
     episodes: list[dict[str, Any]] = []
     if samples is not None:
         idx, rows = samples  # what gather_rows returned: the sampled indices and their rows
         episodes = summaries(step, idx, rows, task_names, task_lookup, num_random)
+        if seeds > 1 and layout.batch_size:
+            episodes = [S.split_environment(e, layout.batch_size) for e in episodes]
     return Event(step, metrics, episodes)
 
 
@@ -148,6 +168,31 @@ class BatchPipeline:
         self.config = config
         self.cadence = Cadence.from_config(config)
         self.plans = PlanCache(config)
+        #: ``S`` > 1: every array of ``batch_data`` has a leading seed axis (see :mod:`.seeds`)
+        self.num_seeds = 1
+        self._seed_layouts: dict[tuple[Any, ...], Layout] = {}
+
+    def plan(self, batch_data: Mapping[str, Any], *, want_samples: bool) -> Plan:
+        """The checked plan of ``batch_data`` (remembered per layout; see :mod:`.plan`)."""
+        if self.num_seeds == 1:
+            return self.plans.plan(batch_data, want_samples=want_samples)
+        return self._seeded_plan(batch_data, want_samples, traced=False)
+
+    def _seeded_plan(self, batch_data: Mapping[str, Any], want_samples: bool, traced: bool) -> Plan:
+        """The layout checked on seed 0's slice, holding every seed's values."""
+        sig = None if traced else signature(batch_data)
+        layout = None if sig is None else self._seed_layouts.get(sig)
+        if layout is None:
+            view = S.seed_view(batch_data, self.num_seeds)
+            layout = plan_batch(view, self.config, want_samples=False).layout
+            if sig is not None:
+                self._seed_layouts[sig] = layout
+        plan = layout.take(batch_data)
+        if want_samples and layout.batch_size is not None:
+            flat = S.flatten_seeds(batch_data, self.num_seeds)
+            rows = plan_batch(flat, self.config, want_samples=True, warn=False)
+            plan.per_env = rows.per_env
+        return plan
 
     def run(
         self,
@@ -159,9 +204,11 @@ class BatchPipeline:
         task_lookup: Sequence[str] | None = None,
     ) -> Event:
         """The host path: plan, one device program, one transfer, decode."""
-        plan = self.plans.plan(batch_data, want_samples=sample)
+        plan = self.plan(batch_data, want_samples=sample)
         k = self.config.num_samples if sample else 0
-        out = device_stage(plan, step, reduce=log, num_samples=k, extremes=self.extremes)
+        out = device_stage(
+            plan, step, reduce=log, num_samples=k, extremes=self.extremes, seeds=self.num_seeds
+        )
         return host_stage(
             step,
             plan.layout,
@@ -170,6 +217,7 @@ class BatchPipeline:
             plan.task_names,
             task_lookup,
             self.num_random(plan.batch_size),
+            self.num_seeds,
         )
 
     @property
@@ -180,7 +228,7 @@ class BatchPipeline:
         """How many sampled rows are random (best and worst follow them), if extremes are on."""
         if not self.extremes or batch_size is None:
             return None
-        return min(self.config.num_samples, batch_size)
+        return min(self.config.num_samples, batch_size * self.num_seeds)
 
     def run_traced(self, batch_data: Mapping[str, Any], emit: Callable[..., None]) -> None:
         """The in-jit path: the gate is a ``lax.cond`` around the device stage and one ordered
@@ -193,7 +241,10 @@ class BatchPipeline:
             return
         cfg = self.config
         step = jnp.asarray(batch_data["update_step"], jnp.int32)
-        plan = plan_batch(batch_data, cfg, want_samples=cfg.sampling_enabled)
+        if self.num_seeds == 1:
+            plan = plan_batch(batch_data, cfg, want_samples=cfg.sampling_enabled)
+        else:
+            plan = self._seeded_plan(batch_data, cfg.sampling_enabled, traced=True)
         want_log = cfg.batched_logging_enabled
         want_sample = cfg.sampling_enabled and plan.batch_size is not None
         if not (want_log or want_sample):
@@ -205,7 +256,14 @@ class BatchPipeline:
 
         def on_device(_: None) -> None:
             k = cfg.num_samples if want_sample else 0
-            out = device_stage(plan, step, reduce=want_log, num_samples=k, extremes=self.extremes)
+            out = device_stage(
+                plan,
+                step,
+                reduce=want_log,
+                num_samples=k,
+                extremes=self.extremes,
+                seeds=self.num_seeds,
+            )
             io_callback(
                 partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True
             )

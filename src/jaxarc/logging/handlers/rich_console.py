@@ -13,6 +13,7 @@ from rich.text import Text
 from ...config import VisualizationConfig
 from ...viz import ARC_PALETTE, as_grid
 from ..batch.contract import GROUPS, group_of
+from ..batch.seeds import SEED_PREFIX, is_seed_metric
 from .base import BaseHandler
 
 
@@ -86,10 +87,12 @@ class RichHandler(BaseHandler):
         success = summary_data.get("success")
         title = f"episode {summary_data.get('episode_num')}"
         if "environment_id" in summary_data:
-            title = (
-                f"update {summary_data.get('episode_num')} "
-                f"· env {summary_data.get('environment_id')}"
-            )
+            env = summary_data.get("environment_id")
+            if "seed" in summary_data:
+                env = f"seed {summary_data['seed']} · env {summary_data.get('seed_environment_id')}"
+            else:
+                env = f"env {env}"
+            title = f"update {summary_data.get('episode_num')} · {env}"
         body = (
             f"task {summary_data.get('task_id')}  return {_fmt(summary_data.get('total_reward'))}  "
             f"steps {summary_data.get('total_steps')}  "
@@ -102,8 +105,11 @@ class RichHandler(BaseHandler):
         """One compact table: a row per statistic group (mean, std, min, max), scalars in
         the first column, grouped as rewards, similarity, episode length, success rate,
         training and other."""
+        seeds = {k.split("/", 1)[0] for k in metrics if k.startswith(SEED_PREFIX)}
+        metrics = {k: v for k, v in metrics.items() if not is_seed_metric(k)}  # seeds: the mean
         nonfinite = any(k.endswith("_nonfinite") for k in metrics)
-        table = Table(title=f"Batch Metrics - Step {step}", title_justify="left")
+        title = f"Batch Metrics - Step {step}" + (f" (mean of {len(seeds)} seeds)" if seeds else "")
+        table = Table(title=title, title_justify="left")
         table.add_column("Metric", style="cyan")
         for stat in (*STATS, *(("non-finite",) if nonfinite else ())):
             table.add_column(stat, style="green", justify="right")
