@@ -15,6 +15,7 @@ import pytest
 import jaxarc
 from jaxarc.cli import main as cli_main
 from jaxarc.logging import load_episodes, read_run
+from jaxarc.logging.reader import read_evaluations
 from jaxarc.report import build_report
 from jaxarc.train import TrainingDiverged, train
 from tests.helpers import tensorboard_scalars, wandb_history
@@ -447,8 +448,38 @@ def test_seeds_as_a_batch_axis_are_the_separate_runs(easy_dir, tmp_path):
     again = [*extra, "train.num_seeds=2", f"train.resume={both.run_dir}"]
     resumed = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "r", 2, extra=again)))
     assert (resumed.first_update, resumed.updates_done) == (4, 6)
+    assert cli_main(["eval", str(both.run_dir)]) == 0  # every seed is evaluated
+    (doc,) = read_evaluations(both.run_dir)
+    assert len(doc["seeds"]) == 2
     page = build_report([both.run_dir]).read_text(encoding="utf-8")
     assert (
         "mean of 2 seeds" in page
         and "seed_0/" not in page.split("id='curves'")[1].split("</section>")[0]
     )
+
+
+def test_eval_cli_scores_a_trained_run_and_the_report_shows_it(host_run, capsys):
+    """`jaxarc eval RUN`: the run's checkpoint on its tasks' test pairs, target hidden; the
+    JSON, the logged eval/ metrics and the report's section agree."""
+    run_dir = host_run.run_dir
+    assert cli_main(["eval", str(run_dir), "--attempts", "3", "--name", "easy"]) == 0
+    assert "score (a pair solved by one of 3 sampled attempts)" in capsys.readouterr().out
+    (doc,) = read_evaluations(run_dir)
+    assert doc["name"] == "easy" and doc["attempts"] == 3 and doc["update"] == 40
+    tasks = doc["seeds"][0]["tasks"]
+    assert [t["task_id"] for t in tasks] == ["fill1", "fill2"]
+    for t in tasks:
+        assert len(t["attempts_solved"]) == t["test_pairs"] == 1
+        assert len(t["attempts_solved"][0]) == 3
+        assert t["score"] == float(any(t["attempts_solved"][0]))
+    assert doc["aggregate"]["score"] == np.mean([t["score"] for t in tasks])
+    line = json.loads((run_dir / "eval" / "batch_metrics.jsonl").read_text().splitlines()[-1])
+    assert line["step"] == 39 and line["metrics"]["eval/easy/score"] == doc["aggregate"]["score"]
+    # the same seed gives the same result; a bad run directory is one clear line
+    assert cli_main(["eval", str(run_dir), "--attempts", "3", "--name", "again"]) == 0
+    again = json.loads((run_dir / "eval" / "again.json").read_text())
+    assert again["seeds"] == doc["seeds"]
+    assert cli_main(["eval", str(run_dir / "nope")]) == 2
+    assert "is not a run directory" in capsys.readouterr().err
+    page = build_report([run_dir]).read_text(encoding="utf-8")
+    assert "id='evaluation'" in page and "fill1" in page.split("id='evaluation'")[1]

@@ -1,4 +1,5 @@
-"""The ``jaxarc`` command: ``jaxarc train [overrides...]`` and ``jaxarc report RUN_DIR...``."""
+"""The ``jaxarc`` command: ``jaxarc train [overrides...]``, ``jaxarc eval RUN_DIR`` and
+``jaxarc report RUN_DIR...``."""
 
 from __future__ import annotations
 
@@ -109,6 +110,30 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .train.evaluate import evaluate_run
+
+    try:
+        doc = evaluate_run(
+            args.run_dir, args.dataset, args.attempts, args.seed, args.name, list(args.overrides)
+        )
+    except (ValueError, KeyError, OSError, ImportError) as err:
+        if args.debug:
+            raise
+        print(f"jaxarc eval: {_message(err)} (--debug shows the traceback)", file=sys.stderr)
+        return 2
+    agg = doc["aggregate"]
+    print(
+        f"{doc['dataset']} test pairs, target hidden, checkpoint at update {doc['update']}: "
+        f"{agg['tasks']:.0f} tasks, {agg['test_pairs']:.0f} test pairs\n"
+        f"score (a pair solved by one of {doc['attempts']} sampled attempts) {agg['score']:.3f}, "
+        f"tasks solved {agg['tasks_solved']:.1f}; greedy policy score {agg['greedy_score']:.3f}; "
+        f"mean best similarity {agg['best_similarity_mean']:.3f}"
+    )
+    print(f"written to {Path(args.run_dir) / 'eval' / (doc['name'] + '.json')}")
+    return 0
+
+
 def _config_help() -> str:
     """The groups with their presets and every key of each section, for ``--help``."""
     import dataclasses
@@ -176,6 +201,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--png", action="store_true", help="also write static PNG plots next to the HTML"
     )
     p_report.set_defaults(fn=_report)
+    p_eval = sub.add_parser(
+        "eval",
+        help="score a trained run on test pairs (target hidden), as ARC scores",
+        description="Evaluate a run's checkpoint on the test pairs of its tasks or another "
+        "task set, with the target hidden; writes <run>/eval/<name>.json.",
+    )
+    p_eval.add_argument("run_dir", help="a run directory written by jaxarc train")
+    p_eval.add_argument(
+        "overrides", nargs="*", help="config overrides, e.g. dataset.max_grid_size=10"
+    )
+    p_eval.add_argument(
+        "--dataset",
+        default=None,
+        help="AGI1-eval, AGI2-eval, MiniARC, a task id or a folder (default: the run's tasks)",
+    )
+    p_eval.add_argument(
+        "--attempts", type=int, default=2, help="sampled attempts per test pair (ARC: 2)"
+    )
+    p_eval.add_argument("--seed", type=int, default=0, help="the evaluation's PRNG seed")
+    p_eval.add_argument("--name", default=None, help="result name (default: <dataset>-test)")
+    p_eval.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p_eval.set_defaults(fn=_eval)
     args = parser.parse_args(argv)
     _setup_cli_logging()
     code: int = args.fn(args)

@@ -19,7 +19,7 @@ import numpy as np
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
 from .logging.batch.seeds import SEED_PREFIX, SEED_STD_SUFFIX, is_seed_metric, seed_metric
 from .logging.handlers.svg import parse_sample_stem
-from .logging.reader import RunData, load_episodes, read_run, runs_in
+from .logging.reader import RunData, load_episodes, read_evaluations, read_run, runs_in
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -354,6 +354,8 @@ CSS = (
     ".sample svg{max-width:360px;height:auto}\n"
     ".swatch{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}\n"
     ".replay{max-width:1100px;overflow-x:auto;font-size:12px} .replay svg{max-width:none}\n"
+    ".att{display:inline-block;width:10px;height:10px;margin:1px;border-radius:2px}"
+    " .att.ok{background:#2ECC40} .att.no{background:#ccc}\n"
 )
 
 
@@ -367,11 +369,62 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
         *_header(runs),
         *_curves(runs, figures),
         *_summary(runs),
+        *_evaluation(runs),
         *_configuration(runs),
         *_gallery_section(runs),
         "</body></html>",
     ]
     return "".join(parts), figures
+
+
+def _attempt_cells(solved: list[list[int]]) -> str:
+    """One small square per test pair × attempt: green solved, grey not."""
+    rows = []
+    for pair in solved:
+        cells = "".join(
+            f"<span class='att {'ok' if ok else 'no'}' title='{'solved' if ok else 'not solved'}'>"
+            "</span>"
+            for ok in pair
+        )
+        rows.append(cells)
+    return "<br>".join(rows)
+
+
+def _evaluation(runs: Sequence[RunData]) -> list[str]:
+    """``jaxarc eval`` results: the aggregate, and per task its score and the tasks × attempts
+    view."""
+    parts: list[str] = []
+    for run in runs:
+        for doc in read_evaluations(run.run_dir):
+            agg, seeds = doc["aggregate"], doc.get("seeds") or [{}]
+            e = html.escape
+            parts.append(
+                f"<h3>{e(run.name)}: {e(str(doc.get('name')))}</h3><p>"
+                f"{e(str(doc.get('dataset')))} — {e(str(doc.get('episode_mode', '')))}, checkpoint "
+                f"at update {doc.get('update')}, {doc.get('attempts')} sampled attempts per pair"
+                f"{f', mean of {len(seeds)} seeds' if len(seeds) > 1 else ''}: "
+                f"<b>score {agg.get('score', 0):.3f}</b> ({agg.get('tasks_solved', 0):g} of "
+                f"{agg.get('tasks', 0):g} tasks solved), greedy {agg.get('greedy_score', 0):.3f}, "
+                f"mean best similarity {agg.get('best_similarity_mean', 0):.3f}</p>"
+                "<table><tr><th class='l'>task</th><th>test pairs</th><th>score</th>"
+                "<th>greedy</th><th>best similarity</th><th>steps to solve</th>"
+                "<th class='l'>pairs × attempts</th></tr>"
+            )
+            tasks = sorted(
+                seeds[0].get("tasks", []), key=lambda t: (-t["score"], -t["best_similarity"])
+            )
+            for t in tasks:
+                steps = "—" if t.get("steps_to_solve") is None else str(t["steps_to_solve"])
+                parts.append(
+                    f"<tr><td class='l'>{e(str(t['task_id']))}</td><td>{t['test_pairs']}</td>"
+                    f"<td>{t['score']:.2f}</td><td>{t['greedy_score']:.2f}</td>"
+                    f"<td>{t['best_similarity']:.3f}</td><td>{steps}</td>"
+                    f"<td class='l'>{_attempt_cells(t.get('attempts_solved', []))}</td></tr>"
+                )
+            parts.append("</table>")
+    if not parts:
+        return []
+    return ["<section id='evaluation'><h2>Evaluation (test pairs)</h2>", *parts, "</section>"]
 
 
 def _header(runs: Sequence[RunData]) -> list[str]:

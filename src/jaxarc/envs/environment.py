@@ -105,9 +105,13 @@ def initial_state(
 
 
 def reset(
-    key: jax.Array, params: EnvParams, task_index: jax.Array | int | None = None
+    key: jax.Array,
+    params: EnvParams,
+    task_index: jax.Array | int | None = None,
+    pair_index: jax.Array | int | None = None,
 ) -> tuple[State, TimeStep]:
-    """Start an episode on a random task (or ``task_index``) and a random pair of it.
+    """Start an episode on a random task (or ``task_index``) and a random pair of it (or
+    ``pair_index``, clipped to the task's pairs).
 
     Training mode uses the task's train pairs, evaluation mode its test pairs.
     """
@@ -132,7 +136,10 @@ def reset(
             buf.test_output_masks,
             buf.num_test_pairs,
         )
-    pair_index = jax.random.randint(k_pair, (), 0, jnp.maximum(counts[task_index], 1))
+    num_pairs = jnp.maximum(counts[task_index], 1)
+    if pair_index is None:
+        pair_index = jax.random.randint(k_pair, (), 0, num_pairs)
+    pair_index = jnp.clip(jnp.asarray(pair_index, jnp.int32), 0, num_pairs - 1)
     grid, grid_mask = inputs[task_index, pair_index], in_masks[task_index, pair_index]
     target, target_mask = outputs[task_index, pair_index], out_masks[task_index, pair_index]
     state = initial_state(grid, grid_mask, target, target_mask, key, task_index, pair_index)

@@ -300,6 +300,12 @@ class ExperimentLogger:
             if self.handlers:
                 self._emit(event)
 
+    def log_metrics(self, metrics: Mapping[str, float | int], step: int) -> None:
+        """Send ready-made metrics (evaluation results, say) to every handler's
+        ``log_aggregated_metrics`` at ``step``, as an aggregated batch event would be."""
+        if self.handlers and not self._closed:
+            self._dispatch("log_aggregated_metrics", dict(metrics), int(step))
+
     @property
     def num_seeds(self) -> int:
         """``S`` > 1: ``batch_data`` carries a leading seed axis on every array (``train.num_seeds``

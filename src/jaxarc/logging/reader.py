@@ -197,3 +197,26 @@ def load_episodes(run_dir: str | Path, pattern: str = "episode_*") -> list[dict[
         elif path.suffix == ".json":
             out.append(json.loads(path.read_text(encoding="utf-8")))
     return out
+
+
+#: ``jaxarc eval`` writes ``<run>/eval/<name>.json`` (its metrics: ``eval/batch_metrics.jsonl``)
+EVAL_DIR = "eval"
+
+
+def read_evaluations(run_dir: str | Path) -> list[dict[str, Any]]:
+    """Every ``jaxarc eval`` result of a run (``eval/*.json``), oldest first; unreadable files
+    are skipped with a warning."""
+    folder = Path(run_dir) / EVAL_DIR
+    docs = []
+    for path in (
+        sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
+    ):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict) and isinstance(doc.get("aggregate"), dict):
+                docs.append(doc)
+                continue
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            pass
+        logger.warning("%s is not a jaxarc eval result; skipped", path)
+    return docs

@@ -131,3 +131,9 @@ def evaluate_action(
         log_prob = log_prob + logp[action[i]]
         entropy = entropy - jnp.sum(jnp.exp(logp) * logp)
     return log_prob, entropy, value
+
+
+def greedy_action(model: ActorCritic, obs: Observation, allowed: jax.Array) -> jax.Array:
+    """The most likely action ``int32[5] = (op, r1, c1, r2, c2)`` (each head's argmax)."""
+    logits, _ = _logits(model, obs, allowed)
+    return jnp.stack([jnp.argmax(lg) for lg in logits]).astype(jnp.int32)

@@ -1,0 +1,264 @@
+"""``jaxarc eval``: a trained policy on the **test pairs** of a task set, scored as ARC scores.
+
+Evaluation mode hides the target from the agent (``environment.episode_mode=eval``). Every
+test pair of every task is played ``attempts`` times with the sampled policy (independent
+keys) and once with the greedy policy (each head's argmax), all as one ``jit(vmap)`` over
+tasks × pairs × attempts, deterministic given ``seed``. An episode *solves* its pair when it
+submits a grid equal to the target (similarity 1); a pair counts as solved when one of its
+``attempts`` sampled episodes does (the ARC Prize allows 2 attempts), and a task's score is
+the fraction of its test pairs solved.
+
+Results go to ``<run>/eval/<name>.json`` (per task and aggregate; see :func:`evaluate_run`)
+and, as ``eval/<name>/<metric>``, through the run's logger (``eval/batch_metrics.jsonl`` and
+TensorBoard), at the checkpoint's update. ``jaxarc report`` shows them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..config import JaxArcConfig, load_config
+from ..data import resolve_dataset_id
+from ..envs.environment import Environment, EnvParams, observe, reset
+from ..envs.wrappers import BboxActionWrapper
+from ..factory import make
+from ..logging import ExperimentLogger
+from ..logging.reader import EVAL_DIR
+from ..logging.serialization import write_atomic
+from ..types import Observation
+from .checkpoint import CHECKPOINT, CheckpointError
+from .networks import ActorCritic, greedy_action, sample_action
+
+logger = logging.getLogger("jaxarc.train")
+
+_STEP = BboxActionWrapper(Environment())
+
+
+def load_model(path: str | Path, like: ActorCritic) -> ActorCritic:
+    """The trained model of a checkpoint (its first leaves: see ``checkpoint._payload``),
+    shaped like ``like`` (with a leading seed axis for runs of several seeds)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: train first, or pass a run directory")
+    try:
+        with open(path, "rb") as f:
+            model: ActorCritic = eqx.tree_deserialise_leaves(f, like)
+    except Exception as err:
+        raise CheckpointError(
+            f"cannot read the model in {path}: damaged, or saved with another "
+            f"train.hidden_dim/train.num_seeds ({type(err).__name__})"
+        ) from err
+    return model
+
+
+Policy = Callable[[Observation, jax.Array], jax.Array]
+
+
+def model_policy(model: ActorCritic, params: EnvParams, greedy: bool) -> Policy:
+    """``policy(obs, key) -> (op, r1, c1, r2, c2)`` of a trained model: greedy or sampled."""
+    allowed = params.allowed_operations
+    if greedy:
+        return lambda obs, key: greedy_action(model, obs, allowed)
+    return lambda obs, key: sample_action(model, obs, allowed, key)[0]
+
+
+def _episode(
+    policy: Policy, params: EnvParams, task: jax.Array, pair: jax.Array, key: jax.Array
+) -> dict[str, jax.Array]:
+    """One evaluation episode, played to its end (frozen after it)."""
+    k_reset, k_act = jax.random.split(key)
+    state, _ = reset(k_reset, params, task, pair)
+
+    def body(carry: Any, k: jax.Array) -> tuple[Any, None]:
+        state, done, success, sim, steps = carry
+        nxt, ts = _STEP.step(state, policy(observe(state, params), k), params)
+        live = ~done
+        state = jax.tree.map(lambda a, b: jnp.where(live, a, b), nxt, state)
+        success = success | (live & ts.extras.success)
+        sim = jnp.where(live, ts.extras.similarity, sim)
+        steps = steps + live.astype(jnp.int32)
+        return (state, done | ts.last(), success, sim, steps), None
+
+    init = (state, jnp.bool_(False), jnp.bool_(False), state.similarity, jnp.int32(0))
+    keys = jax.random.split(k_act, params.max_episode_steps)
+    (_, _, success, sim, steps), _ = jax.lax.scan(body, init, keys)
+    return {"success": success, "similarity": sim, "steps": steps}
+
+
+def play(policy: Policy, params: EnvParams, attempts: int, key: jax.Array) -> dict[str, np.ndarray]:
+    """``[T, P, A]`` arrays (``success``, ``similarity`` at the end, ``steps``) for every task ×
+    test pair (``P`` = the most any task has; see ``num_test_pairs``) × attempt, as one
+    ``jit(vmap)``; deterministic given ``key``. ``params`` should be in evaluation mode."""
+    buf = params.buffer
+    t, p = buf.num_tasks, max(int(np.max(np.asarray(buf.num_test_pairs))), 1)
+    grid = np.meshgrid(np.arange(t), np.arange(p), np.arange(attempts), indexing="ij")
+    tasks, pairs = grid[0].ravel(), grid[1].ravel()
+    keys = jax.random.split(key, tasks.size)
+    run = jax.jit(jax.vmap(lambda ti, pi, k: _episode(policy, params, ti, pi, k)))
+    out = jax.device_get(run(jnp.asarray(tasks), jnp.asarray(pairs), keys))
+    return {k: np.asarray(v).reshape(t, p, attempts) for k, v in out.items()}
+
+
+def score(
+    task_ids: list[str] | tuple[str, ...],
+    num_pairs: np.ndarray,
+    sampled: dict[str, np.ndarray],
+    greedy: dict[str, np.ndarray],
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per-task rows and the aggregate (module docstring for the scoring rules)."""
+    rows = []
+    for i, task_id in enumerate(task_ids):
+        n = max(int(num_pairs[i]), 1)
+        s_ok = sampled["success"][i, :n]  # [pairs, attempts]
+        g_ok = greedy["success"][i, :n, 0]
+        solve_steps = [
+            int(st)
+            for st, ok in zip(sampled["steps"][i, :n].ravel(), s_ok.ravel(), strict=True)
+            if ok
+        ] + [int(st) for st, ok in zip(greedy["steps"][i, :n, 0], g_ok, strict=True) if ok]
+        rows.append(
+            {
+                "task_id": str(task_id),
+                "test_pairs": n,
+                "score": float(s_ok.any(axis=1).mean()),
+                "greedy_score": float(g_ok.mean()),
+                "attempts_solved": s_ok.astype(int).tolist(),  # [pair][attempt]: 1 solved
+                "best_similarity": float(
+                    max(sampled["similarity"][i, :n].max(), greedy["similarity"][i, :n].max())
+                ),
+                "steps_to_solve": min(solve_steps) if solve_steps else None,
+            }
+        )
+    agg = {
+        "tasks": len(rows),
+        "test_pairs": int(sum(r["test_pairs"] for r in rows)),
+        "score": float(np.mean([r["score"] for r in rows])) if rows else 0.0,
+        "tasks_solved": int(sum(r["score"] == 1.0 for r in rows)),
+        "greedy_score": float(np.mean([r["greedy_score"] for r in rows])) if rows else 0.0,
+        "best_similarity_mean": float(np.mean([r["best_similarity"] for r in rows]))
+        if rows
+        else 0.0,
+    }
+    return rows, agg
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "eval"
+
+
+def eval_config(run_config: JaxArcConfig, dataset: str | None) -> JaxArcConfig:
+    """The run's config in evaluation mode, on ``dataset`` (default: the run's tasks) with the
+    run's grid-size limits."""
+    data = (
+        run_config.dataset if dataset is None else resolve_dataset_id(dataset, run_config.dataset)
+    )
+    env = dataclasses.replace(run_config.environment, episode_mode="eval")
+    return dataclasses.replace(run_config, dataset=data, environment=env)
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    dataset: str | None = None,
+    attempts: int = 2,
+    seed: int = 0,
+    name: str | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
+    """Evaluate a run's checkpoint; write ``<run>/eval/<name>.json`` and log ``eval/`` metrics.
+
+    Returns the written document: ``{"name", "dataset", "attempts", "update", "seeds":
+    [{"aggregate", "tasks"}] (one per trained seed), "aggregate"}`` (the mean over seeds).
+    """
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
+    if attempts < 1:
+        raise ValueError(f"attempts must be positive (got {attempts})")
+    run_config = load_config(list(overrides or []), config_file=saved)
+    config = eval_config(run_config, dataset)
+    _, params = make(None, config)
+    c = run_config.train
+    template = ActorCritic(c.hidden_dim, jax.random.PRNGKey(0))
+    if c.num_seeds > 1:
+        template = eqx.filter_vmap(lambda k: ActorCritic(c.hidden_dim, k))(
+            jax.random.split(jax.random.PRNGKey(0), c.num_seeds)
+        )
+    model = load_model(run_dir, template)
+    update = (
+        json.loads((run_dir / "checkpoint.json").read_text())["update"]
+        if (run_dir / "checkpoint.json").is_file()
+        else None
+    )
+    buf = params.buffer
+    num_pairs = np.asarray(buf.num_test_pairs)
+    per_seed: list[dict[str, Any]] = []
+    for s in range(c.num_seeds):
+        one = (
+            model
+            if c.num_seeds == 1
+            else jax.tree.map(lambda x, s=s: x[s] if eqx.is_array(x) else x, model)
+        )
+        key = jax.random.PRNGKey(seed)
+        sampled = play(model_policy(one, params, greedy=False), params, attempts, key)
+        greedy = play(model_policy(one, params, greedy=True), params, 1, key)
+        rows, agg = score(buf.task_ids, num_pairs, sampled, greedy)
+        per_seed.append({"aggregate": agg, "tasks": rows})
+    aggregate = {
+        k: float(np.mean([p["aggregate"][k] for p in per_seed])) for k in per_seed[0]["aggregate"]
+    }
+    label = dataset or "run-tasks"
+    name = _slug(name or f"{label}-test")
+    doc = {
+        "name": name,
+        "dataset": label,
+        "episode_mode": "eval (target hidden), test pairs",
+        "attempts": attempts,
+        "seed": seed,
+        "update": update,
+        "max_episode_steps": params.max_episode_steps,
+        "aggregate": aggregate,
+        "seeds": per_seed,
+    }
+    out_dir = run_dir / EVAL_DIR
+    out_dir.mkdir(exist_ok=True)
+    write_atomic(out_dir / f"{name}.json", json.dumps(doc, indent=1))
+    _log(config, run_dir, name, aggregate, per_seed, update)
+    return doc
+
+
+def _log(
+    config: JaxArcConfig,
+    run_dir: Path,
+    name: str,
+    aggregate: dict[str, float],
+    per_seed: list[dict[str, Any]],
+    update: int | None,
+) -> None:
+    """``eval/<name>/<metric>`` through the logger: ``eval/batch_metrics.jsonl`` and
+    TensorBoard (when the run has it)."""
+    from ..logging.handlers import FileHandler, TensorBoardHandler
+
+    handlers: dict[str, Any] = {"file": FileHandler(run_dir / EVAL_DIR, config.logging)}
+    if config.storage.tensorboard:
+        handlers["tensorboard"] = TensorBoardHandler(run_dir)
+    metrics: dict[str, float | int] = {f"eval/{name}/{k}": v for k, v in aggregate.items()}
+    if len(per_seed) > 1:
+        for i, p in enumerate(per_seed):
+            metrics.update({f"seed_{i}/eval/{name}/{k}": v for k, v in p["aggregate"].items()})
+    log = ExperimentLogger(config, handlers=handlers, run_dir=run_dir / EVAL_DIR)
+    log.log_metrics(metrics, max((update or 1) - 1, 0))
+    log.close()
