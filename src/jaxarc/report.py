@@ -112,19 +112,34 @@ def _seed_curves(
         ax.plot(s, v, color=colour, lw=0.7, ls=ls, alpha=0.45, label=None)
     ax.plot(steps, mean, color=colour, lw=1.8, ls=ls, label=label or f"mean of {_seeds(run)} seeds")
     _, spread = _series(run, name + SEED_STD_SUFFIX, x)
-    if len(spread) == len(mean):
-        low, high = bounds_of(name)
-        low, high = -np.inf if low is None else low, np.inf if high is None else high
-        ax.fill_between(
-            steps,
-            np.clip(mean - spread, low, high),
-            np.clip(mean + spread, low, high),
-            color=colour,
-            alpha=0.18,
-            lw=0,
-            label=None if label else "± std across seeds",
-        )
+    _band(ax, name, steps, mean, spread, colour, None if label else "± std across seeds")
     return True
+
+
+def _band(
+    ax: Any,
+    metric: str,
+    steps: np.ndarray,
+    mean: np.ndarray,
+    spread: np.ndarray,
+    colour: str,
+    label: str | None,
+) -> None:
+    """A band of ``mean ± spread``, clipped to ``metric``'s physical limits (a spread never
+    crosses them); nothing when the two series do not line up."""
+    if len(spread) != len(mean):
+        return
+    low, high = bounds_of(metric)
+    low, high = -np.inf if low is None else low, np.inf if high is None else high
+    ax.fill_between(
+        steps,
+        np.clip(mean - spread, low, high),
+        np.clip(mean + spread, low, high),
+        color=colour,
+        alpha=0.18,
+        lw=0,
+        label=label,
+    )
 
 
 def _figure(
@@ -155,19 +170,8 @@ def _figure(
                 continue
             drawn = True
             ax.plot(steps, mean, color=colour, lw=1.8, label=label or "mean")
-            s_std, std = _series(run, f"{spec}_std", x)
-            if len(std) == len(mean):
-                low, high = bounds_of(f"{spec}_mean")  # a spread never crosses physical limits
-                low, high = -np.inf if low is None else low, np.inf if high is None else high
-                ax.fill_between(
-                    steps,
-                    np.clip(mean - std, low, high),
-                    np.clip(mean + std, low, high),
-                    color=colour,
-                    alpha=0.18,
-                    lw=0,
-                    label=None if label else "± std",
-                )
+            _, std = _series(run, f"{spec}_std", x)
+            _band(ax, f"{spec}_mean", steps, mean, std, colour, None if label else "± std")
             for stat, style in (("min", ":"), ("max", "--")):
                 s, v = _series(run, f"{spec}_{stat}", x)
                 if len(s):
