@@ -51,6 +51,17 @@ def config_for(num_envs: int, updates: int, out_dir: str) -> jaxarc.JaxArcConfig
     )
 
 
+def median_seconds(run, args: list) -> float:
+    """The median time of ``run(args[i])`` for i >= 1; ``run(args[0])`` compiles and warms up."""
+    jax.block_until_ready(run(args[0]))
+    times = []
+    for a in args[1:]:
+        t0 = time.perf_counter()
+        jax.block_until_ready(run(a))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def ours_with_logging(config: jaxarc.JaxArcConfig) -> float:
     result = train(config)
     assert result.steady_steps_per_second is not None
@@ -63,13 +74,8 @@ def ours_without_logging(config: jaxarc.JaxArcConfig, params, updates: int) -> f
     run = jax.jit(
         lambda r: jax.lax.scan(lambda r, _: (ppo.update(r)[0], None), r, None, updates)[0]
     )
-    runner = jax.block_until_ready(run(runner))  # compile + first pass
-    times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        runner = jax.block_until_ready(run(runner))
-        times.append(time.perf_counter() - t0)
-    return updates * config.train.num_envs * config.train.num_steps / statistics.median(times)
+    seconds = median_seconds(run, [runner] * 3)  # the same start each time: same work
+    return updates * config.train.num_envs * config.train.num_steps / seconds
 
 
 def rejax_ppo(config: jaxarc.JaxArcConfig, params, updates: int) -> float:
@@ -100,14 +106,8 @@ def rejax_ppo(config: jaxarc.JaxArcConfig, params, updates: int) -> float:
         agent_kwargs={"hidden_layer_sizes": (c.hidden_dim, c.hidden_dim)},
     )
     run = jax.jit(algo.train)
-    jax.block_until_ready(run(jax.random.PRNGKey(0)))  # compile + first pass
-    times = []
-    for seed in (1, 2):
-        t0 = time.perf_counter()
-        jax.block_until_ready(run(jax.random.PRNGKey(seed)))
-        times.append(time.perf_counter() - t0)
     # rejax evaluates 128 episodes once at the end; that time is left in (a few % here)
-    return total / statistics.median(times)
+    return total / median_seconds(run, [jax.random.PRNGKey(s) for s in range(3)])
 
 
 def main() -> None:
