@@ -198,6 +198,7 @@ def our_states(cases: list[Case]) -> Any:
         clipboard_mask=jnp.asarray(np.stack([rect(c.clip.shape, c.clip_at) for c in cases])),
         step_count=jnp.zeros(n, jnp.int32),
         similarity=jnp.zeros(n, jnp.float32),
+        best_similarity=jnp.zeros(n, jnp.float32),
         task_index=jnp.zeros(n, jnp.int32),
         pair_index=jnp.zeros(n, jnp.int32),
         key=jnp.zeros((n, 2), jnp.uint32),

@@ -14,6 +14,7 @@ from rich.console import Console
 from jaxarc.logging import ExperimentLogger, load_episodes, read_run
 from jaxarc.logging import batch as B
 from jaxarc.logging.handlers import RichHandler
+from jaxarc.logging.reader import read_task_metrics
 from tests.helpers import strict_json, svg_cells, tensorboard_scalars, wandb_history
 
 NB = 64
@@ -649,3 +650,183 @@ def test_seed_axis_inside_jit_matches_the_host_path(cfg):
     assert [(s["seed"], s["environment_id"]) for s in jit_rec.summaries] == [
         (s["seed"], s["environment_id"]) for s in host_rec.summaries
     ]
+
+
+def task_batch(step, n=NB, num_tasks=5, seed=0):
+    """A batch with integer task ids (one out of range), a done mask and a NaN similarity."""
+    rng = np.random.default_rng(100 + seed + step)
+    ids = rng.integers(0, num_tasks, size=n)
+    ids[0] = num_tasks + 3  # not a task: left out
+    sims = rng.uniform(size=n).astype(np.float32)
+    sims[1] = np.nan  # its episode counts, its similarity does not
+    return batch(
+        step,
+        n,
+        seed,
+        task_ids=jnp.asarray(ids, jnp.int32),
+        episode_done_mask=jnp.asarray(rng.uniform(size=n) > 0.3),
+        similarity_scores=jnp.asarray(sims),
+    )
+
+
+def numpy_per_task(data, num_tasks, names):
+    """The per-task statistics in plain numpy: the reference."""
+    ids, done = np.asarray(data["task_ids"]), np.asarray(data["episode_done_mask"])
+    success, sims = np.asarray(data["success_mask"]), np.asarray(data["similarity_scores"])
+    out = {}
+    for t in range(num_tasks):
+        rows = (ids == t) & done
+        if rows.sum() == 0:
+            continue
+        finite = rows & np.isfinite(sims)
+        out[names[t]] = {
+            "episodes": int(rows.sum()),
+            "successes": int(success[rows].sum()),
+            "success_rate": float(success[rows].mean()),
+            "similarity_mean": float(sims[finite].sum() / rows.sum()),
+        }
+    return out
+
+
+class TaskRecorder(Recorder):
+    def __init__(self):
+        super().__init__()
+        self.tasks = []
+
+    def log_task_metrics(self, tasks, step):
+        self.tasks.append((step, tasks))
+
+
+def assert_tasks_equal(got, want):
+    assert got.keys() == want.keys()
+    for name, entry in want.items():
+        assert got[name]["episodes"] == entry["episodes"], name
+        assert got[name]["successes"] == entry["successes"], name
+        for key in ("success_rate", "similarity_mean"):
+            assert got[name][key] == pytest.approx(entry[key], rel=1e-5, abs=1e-6), (name, key)
+
+
+def test_per_task_metrics_match_numpy_on_host_in_jit_and_with_seeds(cfg, caplog):
+    """``logging.per_task_metrics``: each task's finished episodes, successes and mean
+    similarity equal a numpy reference on the host path, inside jit, and over a seed axis
+    (all seeds pooled); written to task_metrics.jsonl and read back."""
+    cfg = with_logging(cfg, per_task_metrics=True)
+    names = ["t0", "t1", "t2", "t3", "t4"]
+    rec = TaskRecorder()
+    log = ExperimentLogger(cfg, handlers={"rec": rec})
+    log.task_names = names
+    datas = [task_batch(step) for step in range(3)]
+    for data in datas:
+        log.log_batch_step(data)
+    assert [s for s, _ in rec.tasks] == [0, 2]  # with the aggregated events only
+    for (_, tasks), data in zip(rec.tasks, (datas[0], datas[2]), strict=True):
+        assert_tasks_equal(tasks, numpy_per_task(data, 5, names))
+
+    # inside jit: the same numbers
+    jit_rec = TaskRecorder()
+    jit_log = ExperimentLogger(cfg, handlers={"rec": jit_rec})
+    jit_log.task_names = names
+    stacked = jax.tree.map(
+        lambda *xs: jnp.stack(xs), *[{k: v for k, v in d.items()} for d in datas]
+    )
+
+    def body(_, data):
+        jit_log.log_batch_step(data)
+        return None, None
+
+    jax.jit(lambda d: jax.lax.scan(body, None, d)[0])(
+        {k: v for k, v in stacked.items() if k not in ("value_loss", "entropy", "learning_rate")}
+        | {"update_step": jnp.arange(3)}
+    )
+    jax.effects_barrier()
+    assert [s for s, _ in jit_rec.tasks] == [0, 2]
+    for (_, a), (_, b) in zip(jit_rec.tasks, rec.tasks, strict=True):
+        assert_tasks_equal(a, b)
+
+    # a seed axis: every seed's environments pooled per task
+    seed_rec = TaskRecorder()
+    seed_log = ExperimentLogger(cfg, handlers={"rec": seed_rec})
+    seed_log.task_names = names
+    seed_log.num_seeds = 2
+    parts = [task_batch(0, seed=s) for s in range(2)]
+    seeded = {k: jnp.stack([p[k] for p in parts]) for k in ("task_ids", "episode_done_mask",
+              "success_mask", "similarity_scores", "episode_returns")}  # fmt: skip
+    seed_log.log_batch_step(seeded | {"update_step": 0})
+    pooled = {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in seeded}
+    assert_tasks_equal(seed_rec.tasks[0][1], numpy_per_task(pooled, 5, names))
+
+    # the file handler writes task_metrics.jsonl; the reader gets the same back
+    file_log = ExperimentLogger(cfg)
+    file_log.task_names = names
+    for data in datas:
+        file_log.log_batch_step(data)
+    file_log.close()
+    read = read_task_metrics(file_log.run_dir)
+    assert [s for s, _ in read] == [0, 2]
+    assert_tasks_equal(read[1][1], numpy_per_task(datas[2], 5, names))
+
+    # without integer task ids (or names), one warning and the rest is logged
+    warn_rec = TaskRecorder()
+    warn_log = ExperimentLogger(cfg, handlers={"rec": warn_rec})
+    with caplog.at_level(logging.WARNING, logger="jaxarc"):
+        warn_log.log_batch_step(task_batch(0))
+        warn_log.log_batch_step(task_batch(2))
+    assert caplog.text.count("per_task_metrics needs") == 1
+    assert len(warn_rec.metrics) == 2 and warn_rec.tasks == []
+
+
+def test_arrays_on_different_devices_warn_and_log_everything(tmp_path):
+    """Arrays committed to different devices (two forced CPU devices, in a subprocess):
+    each odd one is named in a warning, copied to the host, and every metric is logged with
+    the same values as on one device."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import json, logging, jax, jax.numpy as jnp, numpy as np
+        import jaxarc
+        from jaxarc.logging import ExperimentLogger
+
+        class Rec:
+            def __init__(self): self.metrics = []
+            def log_aggregated_metrics(self, m, step): self.metrics.append(m)
+
+        logging.basicConfig(level=logging.WARNING, format="WARN %(message)s")
+        cfg = jaxarc.load_config(["storage.base_output_dir={tmp_path}",
+                                  "visualization.console=false", "logging.log_frequency=1",
+                                  "logging.sampling_enabled=false"])
+        d0, d1 = jax.devices()[:2]
+        rng = np.random.default_rng(0)
+        raw = {{"episode_returns": rng.normal(size=32).astype(np.float32),
+               "similarity_scores": rng.uniform(size=32).astype(np.float32),
+               "policy_loss": np.float32(0.5)}}
+        out = []
+        for placement in ([d0, d0, d0], [d0, d1, d1]):
+            data = {{k: jax.device_put(jnp.asarray(v), d)
+                    for (k, v), d in zip(raw.items(), placement)}}
+            rec = Rec()
+            log = ExperimentLogger(cfg, handlers={{"rec": rec}})
+            log.log_batch_step(data | {{"update_step": 0}})
+            out.append(rec.metrics[0])
+        print("RESULT" + json.dumps(out))
+        """
+    )
+    env = dict(
+        os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    one, two = json.loads(done.stdout.split("RESULT", 1)[1])
+    assert one.keys() == two.keys() and "reward_mean" in one and "similarity_mean" in one
+    for key in one:
+        assert two[key] == pytest.approx(one[key], rel=1e-6), key
+    warned = [line for line in done.stderr.splitlines() if line.startswith("WARN ")]
+    assert any("similarity_scores" in w and "copied to the host" in w for w in warned), warned
+    assert any("policy_loss" in w for w in warned) and not any(
+        "episode_returns" in w for w in warned
+    )

@@ -113,7 +113,7 @@ def test_a_checkpoint_that_cannot_be_written_says_why_and_leaves_nothing(tmp_pat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(eqx, "tree_serialise_leaves", full)
-    runner = SimpleNamespace(model=0, opt_state=0, key=0, update=jnp.int32(3), env_state=0)
+    runner = SimpleNamespace(model=0, opt_state=0, key=0, update=jnp.int32(3), env_state=0, tasks=0)
     with pytest.raises(
         OSError, match=r"could not write the checkpoint .*: No space left on device"
     ):

@@ -41,6 +41,7 @@ def fill_params(easy_dir):
             f"dataset.data_dir={easy_dir}",
             "dataset.max_grid_size=3",
             "action.allowed_operations=[1,2,34]",
+            "reward=default",  # a plain similarity delta: returns of about 0 to 0.4
             "environment.max_episode_steps=4",
         ]
     )

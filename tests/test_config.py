@@ -94,6 +94,7 @@ def test_logging_config_fields_are_the_designs():
         "log_gradient_norms",
         "log_episode_lengths",
         "log_success_rates",
+        "per_task_metrics",  # a jaxarc extension (README "Batched training")
     ]
     assert not set(REMOVED_LOGGING_KEYS) & set(names)
     d = LoggingConfig()
@@ -146,13 +147,25 @@ def test_presets_only_change_defaults_and_carry_no_removed_keys():
 
 
 def test_composed_config_is_the_dataclasses_plus_the_chosen_presets():
-    plain = jaxarc.load_config(["environment=default", "dataset=agi1"])
+    plain = jaxarc.load_config(
+        [
+            "environment=default",
+            "dataset=agi1",
+            "action=default",
+            "reward=default",
+            "train=plain",
+            "logging.per_task_metrics=false",
+        ]
+    )
     batched = dataclasses.replace(LoggingConfig(), batched_logging_enabled=True)
     assert plain == dataclasses.replace(JaxArcConfig(), logging=batched)
     small = jaxarc.load_config()  # what `jaxarc train` runs: short episodes on the 6x6 tasks
     assert small.environment.max_episode_steps == 16
     assert (small.dataset.max_grid_size, small.dataset.max_task_size) == (6, 6)
-    assert small.train == JaxArcConfig().train
+    assert list(small.action.allowed_operations) == [*range(10), 33, 34]
+    assert (small.reward.similarity_reward, small.reward.success_bonus) == ("best", 5.0)
+    assert (small.train.update_epochs, small.train.num_updates) == (8, 300)
+    assert small.logging.per_task_metrics
 
 
 def test_validation_reports_every_problem_at_once():

@@ -1,5 +1,6 @@
 """reset/step: API, rewards, termination, bad actions, and jit/vmap/scan/sharding equivalence."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 import jaxarc
 from jaxarc import Action, BboxActionWrapper, FlatActionWrapper, PointActionWrapper, StepType
+from jaxarc.config import RewardConfig
 from jaxarc.envs.environment import EnvParams
 from jaxarc.envs.wrappers import AutoResetWrapper
 
@@ -42,6 +44,7 @@ def test_reset_and_step_shapes(small_env):
 
 def test_reward_is_similarity_delta_plus_penalty(small_env):
     env, params = small_env
+    params = dataclasses.replace(params, reward=RewardConfig())  # the dataclass default: delta
     state, _ = env.reset(jax.random.PRNGKey(1), params)
     nxt, ts = STEP(state, Action(5, jnp.ones((10, 10), bool)), params)
     expected = (
@@ -49,6 +52,35 @@ def test_reward_is_similarity_delta_plus_penalty(small_env):
     ) * params.reward.similarity_weight + params.reward.step_penalty
     assert float(ts.reward) == pytest.approx(expected, abs=1e-6)
     assert float(ts.extras["similarity"]) == pytest.approx(float(nxt.similarity))
+
+
+def test_best_similarity_reward_pays_progress_once_and_charges_a_share_of_falls():
+    """``similarity_reward="best"``: a step earns the rise of the episode's best similarity;
+    a fall costs ``regression_weight`` of it; repairing one's own damage earns nothing, so
+    damage-and-repair cannot be farmed."""
+    from tests.helpers import cells, make_state
+
+    reward = RewardConfig(
+        similarity_reward="best", similarity_weight=2.0, regression_weight=0.5, step_penalty=0.0
+    )
+    params = dataclasses.replace(
+        jaxarc.make("AGI1-007bbfb7")[1], reward=reward, max_episode_steps=10
+    )
+    target = [[1, 1], [1, 1]]
+    state = make_state([[0, 0], [0, 0]], target, size=5)  # similarity 0 of 4 cells
+    seq = [
+        (1, [(0, 0)], 2.0 * 0.25),  # progress: best 0 -> 0.25
+        (2, [(0, 0)], 0.5 * 2.0 * -0.25),  # damage: half of the fall is charged
+        (1, [(0, 0)], 0.0),  # repair back to the best: nothing
+        (1, [(0, 1), (1, 0), (1, 1)], 2.0 * 0.75),  # progress again: 0.25 -> 1.0
+    ]
+    total = 0.0
+    for colour, where, want in seq:
+        state, ts = STEP(state, Action(colour, cells(where)), params)
+        assert float(ts.reward) == pytest.approx(want, abs=1e-6), (colour, where)
+        total += float(ts.reward)
+    assert float(state.best_similarity) == 1.0
+    assert total <= 2.0 * 1.0  # never more than weight × (1 - initial similarity)
 
 
 def test_known_solution_solves_007bbfb7(task_007):

@@ -36,6 +36,7 @@ def easy_overrides(easy_dir, out, updates, loop="host", extra=()):
         "train.hidden_dim=16",
         f"train.num_updates={updates}",
         "train.learning_rate=0.003",
+        "train.update_epochs=2",
         "train.checkpoint_every=10",
         "logging.log_frequency=5",
         "logging.sample_frequency=10",
@@ -375,19 +376,35 @@ def test_damaged_or_mismatched_checkpoints_are_one_clear_error(host_run, easy_di
         load_checkpoint(tmp_path / "nowhere", runner)
 
 
-def test_straight_equals_half_resume_half(easy_dir, tmp_path):
-    """10 updates in one go, or 5 + resume + 5: the same parameters and the same metrics."""
+@pytest.mark.parametrize("anneal", [False, True])
+def test_straight_equals_half_resume_half(easy_dir, tmp_path, monkeypatch, anneal):
+    """10 updates in one go, or 5 + resume + 5: the same parameters and the same metrics.
+    With ``train.anneal_lr`` the first half is a 10-update run stopped (as by SIGTERM) after
+    5, resumed with ``num_updates=5``: the learning rate follows the 10-update schedule."""
+    from jaxarc.train import loop
     from jaxarc.train.checkpoint import CHECKPOINT
 
     extra = ["logging.log_frequency=1", "train.baselines=false", "train.checkpoint_every=100"]
+    extra += [f"train.anneal_lr={anneal}"]
     straight = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "a", 10, extra=extra)))
-    first = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "b", 5, extra=extra)))
+    if anneal:  # the first run plans 10 updates and is stopped after its 5th
+        calls = iter(range(1, 100))
+        monkeypatch.setattr(loop, "stop_requested", lambda stop: next(calls) >= 5)
+        first = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "b", 10, extra=extra)))
+        monkeypatch.undo()
+        assert first.updates_done == 5
+    else:
+        first = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "b", 5, extra=extra)))
     again = [*extra, f"train.resume={first.run_dir}"]
     second = train(jaxarc.load_config(easy_overrides(easy_dir, tmp_path / "c", 5, extra=again)))
     assert (straight.updates_done, second.updates_done) == (10, 10)
     a, b = read_run(straight.run_dir), read_run(second.run_dir)
     assert b.steps == [5, 6, 7, 8, 9]
-    for key in ("reward_mean", "similarity_mean", "policy_loss", "value_loss", "entropy"):
+    if anneal:
+        lr = a.metrics["learning_rate"]  # the rate of the next update: 0 after the last
+        assert lr[0] > lr[8] > 0 and abs(lr[9]) < 1e-6
+    keys = ("reward_mean", "similarity_mean", "policy_loss", "value_loss", "entropy")
+    for key in (*keys, "learning_rate"):
         np.testing.assert_allclose(b.metrics[key], a.metrics[key][5:], rtol=1e-5, atol=1e-6)
     import equinox as eqx
     import jax
@@ -483,3 +500,37 @@ def test_eval_cli_scores_a_trained_run_and_the_report_shows_it(host_run, capsys)
     assert "is not a run directory" in capsys.readouterr().err
     page = build_report([run_dir]).read_text(encoding="utf-8")
     assert "id='evaluation'" in page and "fill1" in page.split("id='evaluation'")[1]
+
+
+def test_jit_loop_compiles_once_when_the_last_chunk_is_shorter(tmp_config):
+    """``train.loop=jit`` runs chunks of ``checkpoint_every`` updates; a shorter last chunk
+    reuses the compiled program (the update is traced once) and logs exactly its updates."""
+    from jaxarc.logging import ExperimentLogger
+    from jaxarc.train import loop
+    from jaxarc.train.ppo import PPO
+
+    cfg = jaxarc.load_config(
+        [
+            f"storage.base_output_dir={tmp_config.storage.base_output_dir}",
+            "dataset=agi1", "dataset.max_grid_size=6", "dataset.max_task_size=6",
+            "dataset.max_tasks=4", "train.num_envs=8", "train.num_steps=4",
+            "train.num_minibatches=2", "train.hidden_dim=8", "visualization.enabled=false",
+            "visualization.console=false", "logging.log_frequency=1",
+        ]
+    )  # fmt: skip
+    _, params = jaxarc.make(None, cfg)
+    ppo = PPO(cfg.train, params)
+    traces = []
+    update = ppo.update
+    ppo.update = lambda runner: (traces.append(1), update(runner))[1]
+    log = ExperimentLogger(cfg)
+    log.task_names = params.buffer.task_ids
+    run = loop.jit_chunk(ppo, log, 3)
+    runner = run(run(ppo.init(ppo.seed_keys()), 3), 2)
+    import jax
+
+    jax.block_until_ready(runner)
+    jax.effects_barrier()
+    log.close()
+    assert len(traces) == 1 and runner.updates_done() == 5
+    assert read_run(log.run_dir).steps == [0, 1, 2, 3, 4]

@@ -19,7 +19,14 @@ import numpy as np
 from .logging.batch.contract import CONTRACT, PANELS, better_of, bounds_of
 from .logging.batch.seeds import SEED_PREFIX, SEED_STD_SUFFIX, is_seed_metric, seed_metric
 from .logging.handlers.svg import parse_sample_stem
-from .logging.reader import RunData, load_episodes, read_evaluations, read_run, runs_in
+from .logging.reader import (
+    RunData,
+    load_episodes,
+    read_evaluations,
+    read_run,
+    read_task_metrics,
+    runs_in,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -372,6 +379,7 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
         f"<style>{CSS}</style></head><body>",
         *_header(runs),
         *_curves(runs, figures),
+        *_tasks(runs, figures),
         *_summary(runs),
         *_evaluation(runs),
         *_configuration(runs),
@@ -379,6 +387,94 @@ def render_report(runs: Sequence[RunData]) -> tuple[str, dict[str, Any]]:
         "</body></html>",
     ]
     return "".join(parts), figures
+
+
+#: the heatmap shows at most this many tasks (the most and the least learnt beyond it)
+MAX_HEATMAP_TASKS = 60
+
+
+def task_matrix(
+    records: Sequence[tuple[int, dict[str, dict[str, Any]]]],
+) -> tuple[list[str], list[int], np.ndarray]:
+    """``(tasks, steps, success[tasks, steps])`` of ``read_task_metrics`` records: NaN where
+    a task had no finished episode at that update. Tasks are ordered by their success rate
+    over the run (episodes pooled), the most learnt first, ties by name."""
+    steps = [step for step, _ in records]
+    totals: dict[str, list[float]] = {}
+    for _, tasks in records:
+        for name, t in tasks.items():
+            acc = totals.setdefault(name, [0.0, 0.0])
+            acc[0] += float(t.get("successes", 0))
+            acc[1] += float(t.get("episodes", 0))
+    names = sorted(totals, key=lambda n: (-totals[n][0] / max(totals[n][1], 1.0), n))
+    row = {n: i for i, n in enumerate(names)}
+    grid = np.full((len(names), len(steps)), np.nan)
+    for j, (_, tasks) in enumerate(records):
+        for name, t in tasks.items():
+            if t.get("episodes"):
+                grid[row[name], j] = float(t.get("success_rate", 0.0))
+    return names, steps, grid
+
+
+def _tasks(runs: Sequence[RunData], figures: dict[str, Any]) -> list[str]:
+    """Per task (``logging.per_task_metrics``): a tasks × updates heatmap of success rates."""
+    parts: list[str] = []
+    for run in runs:
+        names, steps, grid = task_matrix(read_task_metrics(run.run_dir))
+        if not names:
+            continue
+        ever = int(np.sum(np.nansum(grid, axis=1) > 0))
+        shown = list(range(len(names)))
+        if len(names) > MAX_HEATMAP_TASKS:
+            half = MAX_HEATMAP_TASKS // 2
+            shown = shown[:half] + shown[-half:]
+        fig = _heatmap([names[i] for i in shown], steps, grid[shown], run.name)
+        figures[f"Tasks {run.name}"] = fig
+        more = (
+            f" The {len(shown)} shown are the {len(shown) // 2} most and least learnt."
+            if len(shown) < len(names)
+            else ""
+        )
+        parts.append(
+            f"<p>{html.escape(run.name)}: {ever} of {len(names)} tasks solved at least once "
+            f"in the logged updates; {len(names) - ever} never.{more}</p>"
+            f"<div class='plot' id='plot-tasks-{len(parts)}'>{_svg_text(fig)}</div>"
+        )
+    if not parts:
+        return []
+    return [
+        "<section id='tasks'><h2>Per task: success rate by update</h2>"
+        "<p class='muted'>Each row is a task, each column a logged update; grey: no finished "
+        "episode of that task in that update.</p>",
+        *parts,
+        "</section>",
+    ]
+
+
+def _heatmap(names: list[str], steps: list[int], grid: np.ndarray, title: str) -> Figure:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    height = min(2.0 + 0.16 * len(names), 12.0)
+    fig, ax = plt.subplots(figsize=(7.5, height), dpi=100)
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("#dddddd")
+    image = ax.imshow(
+        np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0,
+        interpolation="nearest",
+    )  # fmt: skip
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=max(4, min(8, 400 // max(len(names), 1))))
+    ticks = np.linspace(0, len(steps) - 1, min(len(steps), 8)).round().astype(int)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([str(steps[t]) for t in ticks])
+    ax.set_xlabel("update")
+    ax.set_title(f"{title}: success rate per task")
+    fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="success rate")
+    fig.tight_layout()
+    return fig
 
 
 def _attempt_cells(solved: list[list[int]]) -> str:

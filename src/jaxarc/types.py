@@ -165,6 +165,7 @@ class State(eqx.Module):
     clipboard_mask: jax.Array  # bool[H, W]
     step_count: jax.Array  # int32[]
     similarity: jax.Array  # float32[]
+    best_similarity: jax.Array  # float32[]: the highest similarity of the episode so far
     task_index: jax.Array  # int32[]
     pair_index: jax.Array  # int32[]
     key: jax.Array  # PRNG key

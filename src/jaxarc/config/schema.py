@@ -92,6 +92,11 @@ class RewardConfig(eqx.Module):
     """Reward weights (see ``jaxarc.envs.reward``)."""
 
     similarity_weight: float = 1.0
+    # "delta": the change of similarity; "best": the rise of the episode's best similarity
+    similarity_reward: Literal["delta", "best"] = "delta"
+    # "best" only: the share of a fall in similarity that is charged (0: edits that make
+    # things worse cost nothing at once; 1: as much as the progress they undo earned)
+    regression_weight: float = 0.0
     step_penalty: float = -0.01
     success_bonus: float = 1.0
     unsolved_submission_penalty: float = -0.1
@@ -140,6 +145,9 @@ class LoggingConfig(eqx.Module):
     log_gradient_norms: bool = True
     log_episode_lengths: bool = True
     log_success_rates: bool = True
+    # episodes, success rate and mean similarity of each task (by the integer task_ids),
+    # computed in the same reduction; written to task_metrics.jsonl, a heatmap in the report
+    per_task_metrics: bool = False
 
     def problems(self) -> list[str]:
         return validate_batched_logging_config(self)
@@ -239,6 +247,12 @@ class TrainConfig(eqx.Module):
     resume: str | None = None
     # score submit-at-once and a random policy on the run's tasks (baselines.json, the report)
     baselines: bool = True
+    # which task a reset picks: uniform, or prioritized by learning potential (tasks solved
+    # sometimes, neither never nor always, are drawn more; see jaxarc.train.curriculum)
+    task_sampling: Literal["uniform", "prioritized"] = "uniform"
+    # every this many updates (and after the last) evaluate the current policy on the test
+    # pairs with the target hidden, as `jaxarc eval` does; 0: never
+    eval_every: int = 0
 
     def problems(self) -> list[str]:
         out = []
@@ -265,6 +279,8 @@ class TrainConfig(eqx.Module):
             )
         if self.learning_rate <= 0:
             out.append("train.learning_rate must be positive")
+        if self.eval_every < 0:
+            out.append(f"train.eval_every must be 0 (off) or positive (got {self.eval_every})")
         for name in ("gamma", "gae_lambda"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 out.append(f"train.{name} must be in [0, 1]")

@@ -36,6 +36,9 @@ class EnvParams(eqx.Module):
     reward: RewardConfig = eqx.field(static=True)
     max_episode_steps: int = eqx.field(static=True)
     train_mode: bool = eqx.field(static=True)
+    #: ``float32[num_tasks]`` log-weights of the task a reset picks (``None``: uniform);
+    #: a trainer may change them between updates (``train.task_sampling=prioritized``)
+    task_logits: jax.Array | None = None
 
     @classmethod
     def create(
@@ -85,6 +88,7 @@ def initial_state(
 ) -> State:
     """The state an episode starts in: the working grid is the input grid, nothing is
     selected or copied, no step taken."""
+    sim = similarity(grid, grid_mask, target, target_mask)
     return State(
         working_grid=grid,
         working_grid_mask=grid_mask,
@@ -96,7 +100,8 @@ def initial_state(
         clipboard=jnp.zeros_like(grid),
         clipboard_mask=jnp.zeros_like(grid_mask),
         step_count=jnp.int32(0),
-        similarity=similarity(grid, grid_mask, target, target_mask),
+        similarity=sim,
+        best_similarity=sim,
         task_index=jnp.asarray(task_index, jnp.int32),
         pair_index=jnp.asarray(pair_index, jnp.int32),
         key=key,
@@ -111,14 +116,18 @@ def reset(
     pair_index: jax.Array | int | None = None,
 ) -> tuple[State, TimeStep]:
     """Start an episode on a random task (or ``task_index``) and a random pair of it (or
-    ``pair_index``, clipped to the task's pairs).
+    ``pair_index``, clipped to the task's pairs). The task is uniform, or drawn by
+    ``params.task_logits`` when set.
 
     Training mode uses the task's train pairs, evaluation mode its test pairs.
     """
     buf = params.buffer
     key, k_task, k_pair = jax.random.split(key, 3)
     if task_index is None:
-        task_index = jax.random.randint(k_task, (), 0, buf.num_tasks)
+        if params.task_logits is None:
+            task_index = jax.random.randint(k_task, (), 0, buf.num_tasks)
+        else:
+            task_index = jax.random.categorical(k_task, params.task_logits)
     task_index = jnp.asarray(task_index, jnp.int32)
     if params.train_mode:
         inputs, in_masks, outputs, out_masks, counts = (
@@ -208,12 +217,15 @@ def step(state: State, action: Action, params: EnvParams) -> tuple[State, TimeSt
         params.reward,
         old_similarity=state.similarity,
         new_similarity=sim,
+        best_similarity=state.best_similarity,
         submitted=submitted,
         invalid=~allowed,
         train_mode=params.train_mode,
     )
     new = eqx.tree_at(
-        lambda s: (s.step_count, s.similarity, s.done), new, (steps, sim, submitted | truncated)
+        lambda s: (s.step_count, s.similarity, s.best_similarity, s.done),
+        new,
+        (steps, sim, jnp.maximum(state.best_similarity, sim), submitted | truncated),
     )
     step_type = jnp.where(
         submitted, StepType.TERMINATED, jnp.where(truncated, StepType.TRUNCATED, StepType.MID)

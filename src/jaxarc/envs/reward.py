@@ -5,10 +5,21 @@ areas, so a grid of the wrong size can never score 1.0 (size mismatches count as
 
 Reward (training mode)::
 
-    similarity_weight · Δsimilarity + step_penalty
+    similarity_weight · progress + step_penalty
       + success_bonus · [submitted and solved]
       + unsolved_submission_penalty · [submitted, not solved]
       + invalid_action_penalty · [disallowed operation]
+
+``progress`` is, by ``similarity_reward``:
+
+- ``"delta"``: the change of similarity (potential-based: a damaged cell costs what its
+  repair earns back);
+- ``"best"``: how far the step raises the episode's best similarity so far (never below 0).
+  Edits that make things worse cost nothing at once, but their repair earns nothing, so
+  only the success bonus and the step penalty tell a clean solution from a messy one. A
+  random policy's return is then never below "submit at once", which keeps an untrained
+  agent exploring instead of learning to give up; it cannot be farmed (the total is at
+  most ``similarity_weight · (1 - initial similarity)``).
 
 Evaluation mode drops the similarity term (the agent does not see the target there).
 """
@@ -35,6 +46,7 @@ def compute_reward(
     *,
     old_similarity: jax.Array,
     new_similarity: jax.Array,
+    best_similarity: jax.Array | None = None,
     submitted: jax.Array,
     invalid: jax.Array,
     train_mode: bool,
@@ -43,7 +55,14 @@ def compute_reward(
     solved = new_similarity >= 1.0
     reward = jnp.float32(config.step_penalty)
     if train_mode:
-        reward = reward + config.similarity_weight * (new_similarity - old_similarity)
+        if config.similarity_reward == "best" and best_similarity is not None:
+            progress = jnp.maximum(new_similarity - best_similarity, 0.0)
+            progress = progress + config.regression_weight * jnp.minimum(
+                new_similarity - old_similarity, 0.0
+            )
+        else:
+            progress = new_similarity - old_similarity
+        reward = reward + config.similarity_weight * progress
     reward = reward + jnp.where(submitted & solved, config.success_bonus, 0.0)
     reward = reward + jnp.where(submitted & ~solved, config.unsolved_submission_penalty, 0.0)
     reward = reward + jnp.where(invalid, config.invalid_action_penalty, 0.0)

@@ -286,7 +286,7 @@ class ExperimentLogger:
             self._auto_step = step + 1  # the common case, decided before any other work
             return
         if B.is_tracer(step) or (step is None and B.contains_tracer(batch_data)):
-            self._pipeline.run_traced(batch_data, self._emit_from_device)
+            self._pipeline.run_traced(batch_data, self._emit_from_device, self.task_names)
             return
         step = self._host_step(step)
         do_log, do_sample = bool(cadence.should_log(step)), bool(cadence.should_sample(step))
@@ -383,6 +383,8 @@ class ExperimentLogger:
             if self.env_steps_per_update:
                 event.metrics.update(self._throughput(event.step))
             self._dispatch("log_aggregated_metrics", event.metrics, event.step)
+        if event.tasks is not None:
+            self._dispatch("log_task_metrics", event.tasks, event.step)
         for summary in event.summaries:
             self.log_episode_summary(summary)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .handlers.file import BATCH_METRICS_FILE
+from .handlers.file import BATCH_METRICS_FILE, TASK_METRICS_FILE
 
 logger = logging.getLogger("jaxarc.logging.reader")
 
@@ -41,7 +41,8 @@ class RunData:
 def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """Every ``{"timestamp", "step", "metrics"}`` record of a run's ``batch_metrics.jsonl``.
 
-    Also reads runs still being written: a torn (incomplete) last line is ignored. Lines that
+    Records of one step are merged into one (see :func:`_merge_steps`). Also reads runs
+    still being written: a torn (incomplete) last line is ignored. Lines that
     are not UTF-8 or JSON, or whose step is not an integer, are skipped, and values that are
     not numbers are dropped — counted in one warning per file. Raises ``FileNotFoundError``
     when the directory does not exist or holds no batch metrics (naming the runs inside it
@@ -93,7 +94,20 @@ def read_batch_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
             dropped,
         )
     records.sort(key=lambda r: (r["step"], r["timestamp"] or 0.0))
-    return records
+    return _merge_steps(records)
+
+
+def _merge_steps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per step: events logged at one step (say a batch event and the in-training
+    evaluation after it) are one row, the later value winning where both have a metric."""
+    merged: list[dict[str, Any]] = []
+    for rec in records:
+        if merged and merged[-1]["step"] == rec["step"]:
+            merged[-1]["metrics"].update(rec["metrics"])
+            merged[-1]["timestamp"] = rec["timestamp"]
+        else:
+            merged.append(rec)
+    return merged
 
 
 def _is_number(value: Any) -> bool:
@@ -220,3 +234,31 @@ def read_evaluations(run_dir: str | Path) -> list[dict[str, Any]]:
             pass
         logger.warning("%s is not a jaxarc eval result; skipped", path)
     return docs
+
+
+def read_task_metrics(run_dir: str | Path) -> list[tuple[int, dict[str, dict[str, float]]]]:
+    """``(step, {task: {"episodes", "successes", "success_rate", "similarity_mean"}})`` of each
+    line of a run's ``task_metrics.jsonl`` (``logging.per_task_metrics``), by step; empty when
+    there is none. Unreadable lines (a torn last one included) are skipped with a count."""
+    path = Path(run_dir) / TASK_METRICS_FILE
+    if not path.is_file():
+        return []
+    out, skipped = [], 0
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            skipped += 1
+            continue
+        step = rec.get("step") if isinstance(rec, dict) else None
+        tasks = rec.get("tasks") if isinstance(rec, dict) else None
+        if type(step) is not int or not isinstance(tasks, dict):
+            skipped += 1
+            continue
+        out.append((step, {str(k): v for k, v in tasks.items() if isinstance(v, dict)}))
+    if skipped:
+        logger.warning("%s: skipped %d unreadable line(s)", path, skipped)
+    out.sort(key=lambda r: r[0])
+    return out

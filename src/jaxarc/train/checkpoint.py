@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -35,7 +36,7 @@ def _payload(runner: Runner, with_envs: bool) -> tuple[object, ...]:
     """What a checkpoint holds. With the environments (their states and episode statistics)
     a resumed run continues exactly where the saved one was; they are left out when several
     processes hold parts of them (each resumed environment then starts a fresh episode)."""
-    envs = runner.env_state if with_envs else None
+    envs = (runner.env_state, runner.tasks) if with_envs else None
     return (runner.model, runner.opt_state, runner.key, runner.update, envs)
 
 
@@ -88,19 +89,22 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
             "run or resume with the run's own config"
         )
     model, opt_state, key, update, envs = loaded
+    saved: tuple[Any, Any] = (runner.env_state, runner.tasks) if envs is None else envs  # type: ignore[assignment]
+    env_state, tasks = saved
     counts = np.asarray(jax.device_get(update)).reshape(-1)
     update = int(counts[0])
     if update < 0 or (counts != update).any():
         raise CheckpointError(f"cannot resume from {path}: its update count is {update}")
     resumed: Runner = eqx.tree_at(
-        lambda r: (r.model, r.opt_state, r.key, r.update, r.env_state),
+        lambda r: (r.model, r.opt_state, r.key, r.update, r.env_state, r.tasks),
         runner,
         (
             model,
             opt_state,
             jnp.asarray(key, runner.key.dtype),
             jnp.full(jnp.shape(runner.update), update, jnp.int32),
-            runner.env_state if envs is None else envs,
+            env_state,
+            tasks,
         ),
     )
     return resumed

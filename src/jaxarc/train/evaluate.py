@@ -98,18 +98,87 @@ def _episode(
     return {"success": success, "similarity": sim, "steps": steps}
 
 
+def _episodes(params: EnvParams, attempts: int) -> tuple[jax.Array, jax.Array, tuple[int, ...]]:
+    """Task and pair index of every task × test pair × attempt, and that ``[T, P, A]`` shape
+    (``P`` = the most test pairs any task has)."""
+    buf = params.buffer
+    t, p = buf.num_tasks, max(int(np.max(np.asarray(buf.num_test_pairs))), 1)
+    grid = np.meshgrid(np.arange(t), np.arange(p), np.arange(attempts), indexing="ij")
+    return jnp.asarray(grid[0].ravel()), jnp.asarray(grid[1].ravel()), (t, p, attempts)
+
+
+def _play(
+    policy: Policy, params: EnvParams, tasks: jax.Array, pairs: jax.Array, key: jax.Array
+) -> dict[str, jax.Array]:
+    keys = jax.random.split(key, tasks.shape[0])
+    return jax.vmap(lambda ti, pi, k: _episode(policy, params, ti, pi, k))(tasks, pairs, keys)
+
+
 def play(policy: Policy, params: EnvParams, attempts: int, key: jax.Array) -> dict[str, np.ndarray]:
     """``[T, P, A]`` arrays (``success``, ``similarity`` at the end, ``steps``) for every task ×
     test pair (``P`` = the most any task has; see ``num_test_pairs``) × attempt, as one
     ``jit(vmap)``; deterministic given ``key``. ``params`` should be in evaluation mode."""
-    buf = params.buffer
-    t, p = buf.num_tasks, max(int(np.max(np.asarray(buf.num_test_pairs))), 1)
-    grid = np.meshgrid(np.arange(t), np.arange(p), np.arange(attempts), indexing="ij")
-    tasks, pairs = grid[0].ravel(), grid[1].ravel()
-    keys = jax.random.split(key, tasks.size)
-    run = jax.jit(jax.vmap(lambda ti, pi, k: _episode(policy, params, ti, pi, k)))
-    out = jax.device_get(run(jnp.asarray(tasks), jnp.asarray(pairs), keys))
-    return {k: np.asarray(v).reshape(t, p, attempts) for k, v in out.items()}
+    tasks, pairs, shape = _episodes(params, attempts)
+    out = jax.device_get(jax.jit(lambda k: _play(policy, params, tasks, pairs, k))(key))
+    return {k: np.asarray(v).reshape(shape) for k, v in out.items()}
+
+
+class Evaluator:
+    """``train.eval_every``: the current model on the run's test pairs with the target hidden,
+    scored as :func:`evaluate_run` scores (``attempts`` sampled + one greedy per pair), the
+    same ``key`` each time. Compiled once: the model is an argument, not a constant."""
+
+    def __init__(self, config: JaxArcConfig, attempts: int = 2, seed: int = 0):
+        _, self.params = make(None, eval_config(config, None))
+        self.attempts, self.key = attempts, jax.random.PRNGKey(seed)
+        self.num_seeds = config.train.num_seeds
+        tasks, pairs, self._shape = _episodes(self.params, attempts)
+        greedy_tasks, greedy_pairs, self._greedy_shape = _episodes(self.params, 1)
+        allowed = self.params.allowed_operations
+
+        def run(model: ActorCritic, key: jax.Array) -> tuple[Any, Any]:
+            sampled = _play(
+                lambda obs, k: sample_action(model, obs, allowed, k)[0],
+                self.params, tasks, pairs, key,
+            )  # fmt: skip
+            greedy = _play(
+                lambda obs, k: greedy_action(model, obs, allowed),
+                self.params, greedy_tasks, greedy_pairs, key,
+            )  # fmt: skip
+            return sampled, greedy
+
+        self._run = eqx.filter_jit(run)
+
+    def __call__(self, model: ActorCritic) -> dict[str, float | int]:
+        """``eval/<metric>`` of :func:`score`'s aggregate (the mean over seeds, and
+        ``seed_<i>/eval/<metric>`` each, for a seeded model)."""
+        buf = self.params.buffer
+        per_seed = []
+        for s in range(self.num_seeds):
+            one = (
+                model
+                if self.num_seeds == 1
+                else jax.tree.map(lambda x, s=s: x[s] if eqx.is_array(x) else x, model)
+            )
+            sampled, greedy = jax.device_get(self._run(one, self.key))
+            _, agg = score(
+                buf.task_ids,
+                np.asarray(buf.num_test_pairs),
+                {k: np.asarray(v).reshape(self._shape) for k, v in sampled.items()},
+                {k: np.asarray(v).reshape(self._greedy_shape) for k, v in greedy.items()},
+            )
+            per_seed.append(agg)
+        metrics: dict[str, float | int] = {
+            f"eval/{k}": float(np.mean([a[k] for a in per_seed])) for k in EVAL_CURVES
+        }
+        if self.num_seeds > 1:
+            for i, agg in enumerate(per_seed):
+                metrics.update({f"seed_{i}/eval/{k}": agg[k] for k in EVAL_CURVES})
+        return metrics
+
+
+#: the aggregate numbers ``train.eval_every`` logs as ``eval/<name>``
+EVAL_CURVES = ("score", "greedy_score", "best_similarity_mean", "tasks_solved")
 
 
 def score(

@@ -34,6 +34,7 @@ from ..logging.experiment_logger import check_output_dir
 from ..logging.reader import BASELINES_FILE
 from .baselines import trivial_baselines
 from .checkpoint import load_checkpoint, save_checkpoint
+from .evaluate import Evaluator
 from .ppo import PPO, Runner
 from .progress import ProgressBar
 from .signals import StopRequest, stop_on_signals, stop_requested
@@ -108,18 +109,27 @@ def shard_runner(runner: Runner, num_envs: int, num_seeds: int = 1) -> tuple[Run
     return runner, mesh
 
 
-def jit_chunk(ppo: PPO, log: ExperimentLogger) -> Callable[[Runner, int], Runner]:
-    """``run(runner, n)``: ``n`` updates inside one jitted ``lax.scan``, logging from inside jit."""
+def jit_chunk(ppo: PPO, log: ExperimentLogger, length: int) -> Callable[[Runner, int], Runner]:
+    """``run(runner, n)``: ``n ≤ length`` updates inside one jitted ``lax.scan`` of ``length``
+    steps, logging from inside jit. ``n`` is traced, so a shorter last chunk reuses the one
+    compiled program (the steps past ``n`` are a ``lax.cond`` that does nothing)."""
 
-    def body(runner: Runner, _: None) -> tuple[Runner, None]:
+    def one_update(runner: Runner) -> Runner:
         runner, batch = ppo.update(runner)
         batch["update_step"] = jnp.ravel(runner.update)[0] - 1  # every seed has done as many
         log.log_batch_step(batch)
-        return runner, None
+        return runner
 
-    return jax.jit(
-        lambda runner, n: jax.lax.scan(body, runner, None, length=n)[0], static_argnums=1
-    )
+    def body(carry: tuple[Runner, jax.Array], i: jax.Array) -> tuple[tuple[Runner, Any], None]:
+        runner, n = carry
+        runner = jax.lax.cond(i < n, one_update, lambda r: r, runner)
+        return (runner, n), None
+
+    def run(runner: Runner, n: jax.Array) -> Runner:
+        return jax.lax.scan(body, (runner, n), jnp.arange(length))[0][0]
+
+    jitted = jax.jit(run)
+    return lambda runner, n: jitted(runner, jnp.int32(n))
 
 
 def _check_diverged(runner: Runner, update: int) -> None:
@@ -158,7 +168,7 @@ def run_jit(
     ppo: PPO, log: ExperimentLogger, tally: Tally, end: int, on_progress: Callable[[int], None]
 ) -> None:
     """Updates ``tally.done .. end - 1`` in jitted chunks of ``train.checkpoint_every``."""
-    run_chunk = jit_chunk(ppo, log)
+    run_chunk = jit_chunk(ppo, log, min(ppo.config.checkpoint_every, end - tally.done))
     while tally.done < end:
         n = min(ppo.config.checkpoint_every, end - tally.done)
         runner = jax.block_until_ready(run_chunk(tally.runner, n))
@@ -238,6 +248,29 @@ def describe_run(
     return "\n".join(lines)
 
 
+def evaluate_every(
+    every: int,
+    evaluator: Evaluator,
+    log: ExperimentLogger,
+    tally: Tally,
+    end: int,
+    show: Callable[[int], None],
+) -> Callable[[int], None]:
+    """The loops' progress callback with ``train.eval_every``: show progress, and after every
+    ``every``-th update (the in-jit loop: the chunk that reaches it) and the last, log the
+    current model's ``eval/`` metrics at the latest update."""
+    last = tally.done
+
+    def on_progress(done: int) -> None:
+        nonlocal last
+        show(done)
+        if done > last and (done // every > last // every or done == end):
+            last = done
+            log.log_metrics(evaluator(tally.runner.model), done - 1)
+
+    return on_progress
+
+
 def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     """Train PPO as ``config.train`` says, logging as ``config.logging`` says."""
     c = config.train
@@ -251,6 +284,8 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     if c.resume:
         runner = load_checkpoint(c.resume, runner)
         logger.info("resumed from %s at update %d", c.resume, runner.updates_done())
+        if c.anneal_lr:  # the schedule spans the series: same optimizer, a longer horizon
+            ppo = PPO(c, params, record_actions=record, first_update=runner.updates_done())
     runner, _ = shard_runner(runner, c.num_envs, c.num_seeds)
     start = runner.updates_done()
     tally = Tally(runner, start)
@@ -274,12 +309,18 @@ def train(config: JaxArcConfig, console: Any = None) -> TrainResult:
     t0 = time.perf_counter()
     interrupted: int | None = None
     bar = ProgressBar(console, c.num_updates, steps_per_update, start)
+    end = start + c.num_updates
+    on_progress: Callable[[int], None] = bar.show
+    if c.eval_every:
+        on_progress = evaluate_every(
+            c.eval_every, Evaluator(config, seed=c.seed), log, tally, end, bar.show
+        )
     with bar, stop_on_signals() as stop:
         if log.handlers:
             log.handlers["progress"] = bar  # the in-jit loop reports through the logger
         tally.stop = stop
         try:
-            LOOPS[c.loop](ppo, log, tally, start + c.num_updates, bar.show)
+            LOOPS[c.loop](ppo, log, tally, end, on_progress)
             jax.block_until_ready(tally.runner)
             interrupted = stop.signal
         except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from ..config import TrainConfig
 from ..envs.environment import Environment, EnvParams, observe
 from ..envs.wrappers import AutoResetWrapper, BboxActionWrapper, EpisodeStatsWrapper, StatsState
 from ..types import Observation
+from .curriculum import TaskStats
 from .networks import ActorCritic, evaluate_action, sample_action
 
 
@@ -29,6 +30,7 @@ class Runner(eqx.Module):
     key: jax.Array
     update: jax.Array  # int32: number of updates done ([S], all equal, with seeds)
     diverged: jax.Array  # bool: a loss was NaN/inf at some point ([S] with seeds)
+    tasks: TaskStats  # per-task success rates (what prioritized task sampling reads)
 
     def updates_done(self) -> int:
         """The number of updates done (every seed has done the same)."""
@@ -56,9 +58,19 @@ class PPO:
     a leading ``[S]``, and each seed has its own parameters, optimizer and environments.
     """
 
-    def __init__(self, config: TrainConfig, params: EnvParams, record_actions: int = 0):
+    def __init__(
+        self,
+        config: TrainConfig,
+        params: EnvParams,
+        record_actions: int = 0,
+        first_update: int = 0,
+    ):
         """``record_actions``: keep the first that many actions of each episode, so that
-        sampled episodes can be replayed (``batch_data["episode_actions"]``)."""
+        sampled episodes can be replayed (``batch_data["episode_actions"]``).
+        ``first_update``: the update a resumed run starts at; ``train.anneal_lr`` then decays
+        the learning rate to 0 at update ``first_update + num_updates`` of the whole series
+        (so a run stopped at update k and resumed with ``num_updates = N - k`` follows the
+        schedule of N updates straight)."""
         self.config = config
         self.params = params
         self.env = EpisodeStatsWrapper(
@@ -67,7 +79,7 @@ class PPO:
         c = config
         self.batch_size = c.num_envs * c.num_steps
         self.minibatch_size = self.batch_size // c.num_minibatches
-        total = c.num_updates * c.update_epochs * c.num_minibatches
+        total = (first_update + c.num_updates) * c.update_epochs * c.num_minibatches
         self.schedule = (
             optax.linear_schedule(c.learning_rate, 0.0, total)
             if c.anneal_lr
@@ -109,11 +121,24 @@ class PPO:
         opt_state = self.optimizer.init(eqx.filter(model, eqx.is_array))
         reset = jax.vmap(self.env.reset, in_axes=(0, None))
         env_state, _ = reset(jax.random.split(k_env, c.num_envs), p)
-        return Runner(model, opt_state, env_state, key, jnp.int32(0), jnp.bool_(False))
+        tasks = TaskStats.empty(p.buffer.num_tasks)
+        return Runner(model, opt_state, env_state, key, jnp.int32(0), jnp.bool_(False), tasks)
+
+    def env_params(self, runner: Runner) -> EnvParams:
+        """The environments' params for ``runner``'s next rollout: prioritized task sampling
+        sets the reset's task weights from the runner's per-task success rates."""
+        if self.config.task_sampling != "prioritized":
+            return self.params
+        params: EnvParams = eqx.tree_at(
+            lambda p: p.task_logits,
+            self.params,
+            runner.tasks.logits(),
+            is_leaf=lambda x: x is None,
+        )
+        return params
 
     # ----------------------------------------------------------------------------------
-    def _env_step(self, runner: Runner, _: None) -> tuple[Runner, Transition]:
-        p = self.params
+    def _env_step(self, p: EnvParams, runner: Runner) -> tuple[Runner, Transition]:
         key, k_act = jax.random.split(runner.key)
         obs = jax.vmap(observe, in_axes=(0, None))(runner.env_state.env_state, p)
         action, log_prob, value = jax.vmap(sample_action, in_axes=(None, 0, None, 0))(
@@ -146,7 +171,10 @@ class PPO:
     def _update_one(self, runner: Runner) -> tuple[Runner, dict[str, Any]]:
         c = self.config
         finished_before = runner.env_state.stats.episodes_finished
-        runner, traj = jax.lax.scan(self._env_step, runner, None, length=c.num_steps)
+        params = self.env_params(runner)
+        runner, traj = jax.lax.scan(
+            lambda r, _: self._env_step(params, r), runner, None, length=c.num_steps
+        )
         last_obs = jax.vmap(observe, in_axes=(0, None))(runner.env_state.env_state, self.params)
         last_value = jax.vmap(runner.model.value)(last_obs)
 
@@ -200,7 +228,8 @@ class PPO:
         # environments whose last finished episode ended during this rollout: the ones counted
         finished_in_rollout = e.episodes_finished > finished_before
         diverged = runner.diverged | ~jnp.isfinite(total)
-        runner = Runner(model, opt_state, runner.env_state, key, runner.update + 1, diverged)
+        tasks = runner.tasks.update(e.last_task, finished_in_rollout, e.last_success)
+        runner = Runner(model, opt_state, runner.env_state, key, runner.update + 1, diverged, tasks)
         batch_data = {
             "episode_returns": e.last_return,
             "episode_lengths": e.last_length,

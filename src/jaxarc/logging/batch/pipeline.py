@@ -70,12 +70,39 @@ class Event(NamedTuple):
     step: int
     metrics: dict[str, float | int]
     summaries: list[dict[str, Any]]
+    #: ``logging.per_task_metrics``: ``{task: {"episodes", "successes", "success_rate",
+    #: "similarity_mean"}}`` of the tasks with a counted episode (all seeds together)
+    tasks: dict[str, dict[str, float | int]] | None = None
 
 
 _gather_rows_jit = jax.jit(gather_rows, static_argnames=("num_samples", "batch_size", "extremes"))
 
 
-Fetched = tuple[Any, Any]  # (packed statistics or None, (sampled indices, rows) or None)
+#: (packed statistics, (sampled indices, rows), per-task statistics), each None when not asked
+Fetched = tuple[Any, Any, Any]
+
+#: the batch keys the per-task statistics read (``task_ids`` must be integer ids)
+TASK_KEYS = ("task_ids", "episode_done_mask", "success_mask", "similarity_scores")
+
+
+def task_inputs(
+    batch_data: Mapping[str, Any], num_tasks: int | None, seeds: int = 1
+) -> tuple[Any, ...] | None:
+    """``(task_ids, done, success, similarity)`` for :func:`~.reduce.per_task_stats`, or
+    ``None`` when there are no integer ``task_ids`` of the batch's shape (the optional
+    keys are ``None`` when missing or of another shape)."""
+    ids = batch_data.get("task_ids")
+    shape = getattr(ids, "shape", None)
+    dtype = getattr(ids, "dtype", None)
+    if not num_tasks or shape is None or dtype is None or len(shape) != (1 if seeds == 1 else 2):
+        return None
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        return None
+    out = [ids]
+    for key in TASK_KEYS[1:]:
+        value = batch_data.get(key)
+        out.append(value if getattr(value, "shape", None) == shape else None)
+    return tuple(out)
 
 
 def device_stage(
@@ -86,15 +113,18 @@ def device_stage(
     num_samples: int,
     extremes: bool = False,
     seeds: int = 1,
+    tasks: tuple[Any, ...] | None = None,
+    num_tasks: int = 0,
 ) -> Fetched:
-    """The event's device work: the packed statistics and the sampled rows (each ``None`` when
-    not asked for). With ``seeds > 1`` the statistics are ``[S, P]`` (one vmapped reduction)
-    and the rows come from all ``S·B`` environments (see :mod:`.seeds`).
+    """The event's device work: the packed statistics, the sampled rows and the per-task
+    statistics of ``tasks`` (:func:`task_inputs`; each ``None`` when not asked for). With
+    ``seeds > 1`` the statistics are ``[S, P]`` (one vmapped reduction) and the rows and the
+    per-task counts come from all ``S·B`` environments (see :mod:`.seeds`).
 
     Two jitted programs from the host (dispatched asynchronously; both results travel in
     the one transfer of :func:`fetch`); inlined into the caller's program inside jit.
     """
-    stats = samples = None
+    stats = samples = per_task = None
     traced = is_tracer(step)
     if reduce and seeds == 1:
         stats = R.reduce_device(plan.vectors, plan.device_scalars, plan.mask)[0]  # by-product
@@ -112,7 +142,11 @@ def device_stage(
             batch_size=plan.batch_size * seeds,
             extremes=extremes,
         )
-    return stats, samples
+    if reduce and tasks is not None and num_tasks:
+        per_task_fn = R.per_task_stats if traced else R.per_task_stats_jit
+        ids, done, success, similarity = tasks
+        per_task = per_task_fn(ids, done, success, similarity, num_tasks=num_tasks)
+    return stats, samples, per_task
 
 
 def fetch(out: Fetched) -> Fetched:
@@ -122,8 +156,8 @@ def fetch(out: Fetched) -> Fetched:
 
         gathered: Fetched = multihost_utils.process_allgather(out, tiled=True)
         return gathered
-    if out[1] is None:  # the common event: one small array, no pytree machinery
-        return (None if out[0] is None else np.asarray(out[0])), None
+    if out[1] is None and out[2] is None:  # the common event: one small array
+        return (None if out[0] is None else np.asarray(out[0])), None, None
     fetched: Fetched = jax.device_get(out)
     return fetched
 
@@ -141,7 +175,7 @@ def host_stage(
     """Decode the fetched numbers into the design's metrics and episode summaries
     (``num_random``: how many of the sampled rows are random; best and worst follow;
     ``seeds``: the seed axis of :mod:`.seeds`)."""
-    stats, samples = fetched
+    stats, samples, per_task = fetched
     metrics: dict[str, float | int] = {}
     if stats is not None and seeds == 1:
         metrics = R.decode(stats, layout, host_scalars, step)
@@ -154,7 +188,11 @@ def host_stage(
         episodes = summaries(step, idx, rows, task_names, task_lookup, num_random)
         if seeds > 1 and layout.batch_size:
             episodes = [S.split_environment(e, layout.batch_size) for e in episodes]
-    return Event(step, metrics, episodes)
+    tasks = None
+    if per_task is not None:
+        with_similarity = any(slot.key == TASK_KEYS[3] for slot in layout.vectors)
+        tasks = R.decode_tasks(per_task, task_lookup, similarity=with_similarity)
+    return Event(step, metrics, episodes, tasks)
 
 
 class BatchPipeline:
@@ -171,6 +209,7 @@ class BatchPipeline:
         #: ``S`` > 1: every array of ``batch_data`` has a leading seed axis (see :mod:`.seeds`)
         self.num_seeds = 1
         self._seed_layouts: dict[tuple[Any, ...], Layout] = {}
+        self._warned_tasks = False
 
     def plan(self, batch_data: Mapping[str, Any], *, want_samples: bool) -> Plan:
         """The checked plan of ``batch_data`` (remembered per layout; see :mod:`.plan`)."""
@@ -205,9 +244,17 @@ class BatchPipeline:
     ) -> Event:
         """The host path: plan, one device program, one transfer, decode."""
         plan = self.plan(batch_data, want_samples=sample)
+        plan, tasks = one_device_set(plan, self.task_inputs(batch_data, task_lookup), step)
         k = self.config.num_samples if sample else 0
         out = device_stage(
-            plan, step, reduce=log, num_samples=k, extremes=self.extremes, seeds=self.num_seeds
+            plan,
+            step,
+            reduce=log,
+            num_samples=k,
+            extremes=self.extremes,
+            seeds=self.num_seeds,
+            tasks=tasks,
+            num_tasks=len(task_lookup or ()),
         )
         return host_stage(
             step,
@@ -220,6 +267,23 @@ class BatchPipeline:
             self.num_seeds,
         )
 
+    def task_inputs(
+        self, batch_data: Mapping[str, Any], task_lookup: Sequence[str] | None
+    ) -> tuple[Any, ...] | None:
+        """What the per-task statistics read, when ``logging.per_task_metrics`` is on and the
+        task names (their number) are known; warned about once when they cannot be had."""
+        if not self.config.per_task_metrics:
+            return None
+        tasks = task_inputs(batch_data, len(task_lookup or ()), self.num_seeds)
+        if tasks is None and not self._warned_tasks:
+            self._warned_tasks = True
+            logger.warning(
+                "logging.per_task_metrics needs integer batch_data['task_ids'] of the batch's "
+                "shape and ExperimentLogger.task_names (one name per task id); no per-task "
+                "metrics are logged"
+            )
+        return tasks
+
     @property
     def extremes(self) -> bool:
         return self.config.sample_best_worst
@@ -230,7 +294,12 @@ class BatchPipeline:
             return None
         return min(self.config.num_samples, batch_size * self.num_seeds)
 
-    def run_traced(self, batch_data: Mapping[str, Any], emit: Callable[..., None]) -> None:
+    def run_traced(
+        self,
+        batch_data: Mapping[str, Any],
+        emit: Callable[..., None],
+        task_lookup: Sequence[str] | None = None,
+    ) -> None:
         """The in-jit path: the gate is a ``lax.cond`` around the device stage and one ordered
         ``io_callback``; ``emit(step, fetched, do_log, do_sample, plan=...)`` runs on the host."""
         if "update_step" not in batch_data:
@@ -253,6 +322,7 @@ class BatchPipeline:
         do_sample = jnp.asarray(self.cadence.should_sample(step)) & want_sample
         # only names and Python values go to the host side: the callback must not keep tracers alive
         static = Plan(plan.layout, host_scalars=plan.host_scalars, task_names=plan.task_names)
+        tasks = self.task_inputs(batch_data, task_lookup) if want_log else None
 
         def on_device(_: None) -> None:
             k = cfg.num_samples if want_sample else 0
@@ -263,6 +333,8 @@ class BatchPipeline:
                 num_samples=k,
                 extremes=self.extremes,
                 seeds=self.num_seeds,
+                tasks=tasks,
+                num_tasks=len(task_lookup or ()),
             )
             io_callback(
                 partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True
@@ -282,13 +354,66 @@ class BatchPipeline:
         ).summaries
 
 
+def _devices(x: Any) -> frozenset[Any] | None:
+    """The devices a committed ``jax.Array`` lives on (``None`` for anything else)."""
+    if isinstance(x, jax.Array) and not is_tracer(x) and getattr(x, "committed", False):
+        return frozenset(x.devices())
+    return None
+
+
+def _on(x: Any, devices: frozenset[Any] | None) -> Any:
+    """``x``, or its host copy when it is committed to other ``devices`` (a host array is
+    uncommitted: the reduction's program places it with the others)."""
+    own = _devices(x)
+    return x if own is None or devices is None or own == devices else np.asarray(x)
+
+
+def one_device_set(
+    plan: Plan, tasks: tuple[Any, ...] | None, step: int
+) -> tuple[Plan, tuple[Any, ...] | None]:
+    """``plan`` (and the per-task inputs) with every array on the devices of the first:
+    arrays committed to other devices (which one jitted program cannot take together) are
+    copied to the host, each with a warning naming its key; the rest is untouched."""
+    named = [(s.key, v) for s, v in zip(plan.layout.vectors, plan.vectors, strict=True)]
+    named += [
+        (s.key, v) for s, v in zip(plan.layout.device_scalars, plan.device_scalars, strict=True)
+    ]
+    if plan.mask is not None:
+        named.append((plan.layout.mask_key or "mask", plan.mask))
+    named += [(key, leaf) for key, tree in plan.per_env.items() for leaf in jax.tree.leaves(tree)]
+    named += list(zip(TASK_KEYS, tasks or (), strict=False))
+    sets = [d for _, v in named if (d := _devices(v)) is not None]
+    if len(set(sets)) <= 1:
+        return plan, tasks
+    target = sets[0]
+    for key, value in named:
+        own = _devices(value)
+        if own is not None and own != target:
+            logger.warning(
+                "batch_data[%r] is on %s, other arrays on %s; copied to the host so the event "
+                "is logged together (update %d)",
+                key,
+                sorted(str(d) for d in own),
+                sorted(str(d) for d in target),
+                step,
+            )
+    plan.vectors = tuple(_on(v, target) for v in plan.vectors)
+    plan.device_scalars = tuple(_on(v, target) for v in plan.device_scalars)
+    plan.mask = _on(plan.mask, target)
+    plan.per_env = {k: jax.tree.map(lambda x: _on(x, target), t) for k, t in plan.per_env.items()}
+    return plan, None if tasks is None else tuple(_on(x, target) for x in tasks)
+
+
 def _step_or_zero(batch_data: Mapping[str, Any]) -> int:
     return int(batch_data.get("update_step", 0))
 
 
 def select(fetched: Fetched, do_log: Any, do_sample: Any) -> Fetched:
     """The parts of an in-jit event's fetched numbers that its gates asked for."""
-    stats, samples = fetched
-    return (stats if bool(np.asarray(do_log)) else None), (
-        samples if bool(np.asarray(do_sample)) else None
+    stats, samples, per_task = fetched
+    logged = bool(np.asarray(do_log))
+    return (
+        stats if logged else None,
+        samples if bool(np.asarray(do_sample)) else None,
+        per_task if logged else None,
     )

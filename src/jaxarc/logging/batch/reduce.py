@@ -216,6 +216,65 @@ def reduce_device(
     return (jnp.concatenate(floats) if floats else jnp.zeros((0,), jnp.float32)), by_product
 
 
+# per task --------------------------------------------------------------------------------
+#: the columns of :func:`per_task_stats`
+TASK_FIELDS = ("episodes", "successes", "similarity_sum")
+
+
+def per_task_stats(
+    task_ids: jax.Array,
+    done: jax.Array | None,
+    success: jax.Array | None,
+    similarity: jax.Array | None,
+    num_tasks: int,
+) -> jax.Array:
+    """``float32[num_tasks, 3]``: finished episodes, successes and the sum of final
+    similarities of each task, over the environments whose episode is counted (``done``).
+
+    One segment sum over the ``[B]`` (or ``[S, B]``, flattened) rows; task ids outside
+    ``[0, num_tasks)`` are dropped, as are non-finite similarities (their episode still counts).
+    Counts are exact in float32 up to 2**24 episodes per task and update.
+    """
+    ids = jnp.asarray(task_ids).reshape(-1).astype(jnp.int32)
+    counted = jnp.ones(ids.shape, bool) if done is None else jnp.asarray(done).reshape(-1) != 0
+    counted = counted & (ids >= 0) & (ids < num_tasks)
+    ok = jnp.where(counted, 1.0, 0.0)
+    wins = ok if success is None else ok * (jnp.asarray(success).reshape(-1) != 0)
+    if similarity is None:
+        sims = jnp.full(ids.shape, jnp.nan)
+    else:
+        sims = jnp.asarray(similarity).reshape(-1).astype(jnp.float32)
+    sims = jnp.where(counted & jnp.isfinite(sims), sims, 0.0)
+    columns = jnp.stack([ok, wins, sims], axis=1)  # [B, 3]
+    segments = jnp.where(counted, ids, num_tasks)  # one extra segment collects the rest
+    out = jax.ops.segment_sum(columns, segments, num_segments=num_tasks + 1)
+    return out[:num_tasks]
+
+
+per_task_stats_jit = jax.jit(per_task_stats, static_argnames="num_tasks")
+
+
+def decode_tasks(
+    fetched: np.ndarray, task_names: Any, similarity: bool = True
+) -> dict[str, dict[str, float | int]]:
+    """``{task name: {"episodes", "successes", "success_rate", "similarity_mean"}}`` of the
+    tasks with at least one counted episode, from :func:`per_task_stats`' fetched array."""
+    rows = np.asarray(fetched, np.float64).reshape(-1, len(TASK_FIELDS))
+    out: dict[str, dict[str, float | int]] = {}
+    for i in np.flatnonzero(rows[:, 0] > 0):
+        n, wins, sims = rows[i]
+        name = str(task_names[i]) if task_names is not None and i < len(task_names) else str(i)
+        entry: dict[str, float | int] = {
+            "episodes": int(n),
+            "successes": int(wins),
+            "success_rate": float(wins / n),
+        }
+        if similarity:
+            entry["similarity_mean"] = float(sims / n)
+        out[name] = entry
+    return out
+
+
 # decoding ------------------------------------------------------------------------------
 # One instruction per metric source, in display order:
 # (name, where: "vector"/"rate"/"f"/"i"/"host", offset in the floats, offset in the ints, bitcast).

@@ -1,4 +1,4 @@
-"""Logging handlers: small classes with up to five optional methods (see :mod:`.base`)."""
+"""Logging handlers: small classes with up to six optional methods (see :mod:`.base`)."""
 
 from .base import HANDLER_METHODS, BaseHandler, Handler
 from .file import FileHandler

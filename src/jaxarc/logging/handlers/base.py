@@ -1,4 +1,4 @@
-"""What a handler is: up to five methods, each optional.
+"""What a handler is: up to six methods, each optional.
 
 The :class:`~jaxarc.logging.ExperimentLogger` calls, on every handler that has it:
 
@@ -6,6 +6,9 @@ The :class:`~jaxarc.logging.ExperimentLogger` calls, on every handler that has i
 - ``log_step(step_data)`` — one environment step;
 - ``log_episode_summary(summary_data)`` — an episode ended (sampled ones carry ``environment_id``);
 - ``log_aggregated_metrics(metrics, step)`` — one batched-logging event's statistics;
+- ``log_task_metrics(tasks, step)`` — the same event's per-task statistics
+  (``logging.per_task_metrics``): ``{task: {"episodes", "successes", "success_rate",
+  "similarity_mean"}}``;
 - ``close()`` — flush and release.
 
 A handler may be any object with some of these (duck typing); :class:`Handler` states the
@@ -22,6 +25,7 @@ HANDLER_METHODS = (
     "log_step",
     "log_episode_summary",
     "log_aggregated_metrics",
+    "log_task_metrics",
     "close",
 )
 
@@ -37,6 +41,8 @@ class Handler(Protocol):
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None: ...
 
     def log_aggregated_metrics(self, metrics: dict[str, Any], step: int) -> None: ...
+
+    def log_task_metrics(self, tasks: dict[str, dict[str, Any]], step: int) -> None: ...
 
     def close(self) -> None: ...
 
@@ -54,6 +60,9 @@ class BaseHandler:
         return None
 
     def log_aggregated_metrics(self, metrics: dict[str, Any], step: int) -> None:
+        return None
+
+    def log_task_metrics(self, tasks: dict[str, dict[str, Any]], step: int) -> None:
         return None
 
     def close(self) -> None:

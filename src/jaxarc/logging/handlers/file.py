@@ -17,6 +17,9 @@ from .base import BaseHandler
 logger = logging.getLogger("jaxarc.logging.file")
 
 BATCH_METRICS_FILE = "batch_metrics.jsonl"
+#: ``logging.per_task_metrics``: one ``{"timestamp", "step", "tasks": {task: {...}}}`` line per
+#: aggregated event
+TASK_METRICS_FILE = "task_metrics.jsonl"
 
 
 class FileHandler(BaseHandler):
@@ -28,6 +31,9 @@ class FileHandler(BaseHandler):
     - ``episodes/…_states.pkl[.gz]`` with the raw step payloads when ``include_full_states``.
     - ``episodes/…txt`` one line per event when ``log_format == "text"``.
     - ``batch_metrics.jsonl``: one ``{"timestamp", "step", "metrics"}`` line per aggregated event.
+    - ``task_metrics.jsonl``: one ``{"timestamp", "step", "tasks"}`` line per aggregated event
+      with ``logging.per_task_metrics`` (episodes, successes, success rate and mean
+      similarity of each task with a finished episode).
     """
 
     def __init__(self, run_dir: str | Path, config: LoggingConfig):
@@ -38,6 +44,7 @@ class FileHandler(BaseHandler):
         self._episode: dict[str, Any] | None = None
         self._raw_steps: list[dict[str, Any]] = []
         self._metrics_file: TextIO | None = None
+        self._tasks_file: TextIO | None = None
 
     # single episodes -------------------------------------------------------------------
     def log_task_start(self, task_data: dict[str, Any]) -> None:
@@ -91,8 +98,19 @@ class FileHandler(BaseHandler):
         )
         self._metrics_file.flush()
 
+    def log_task_metrics(self, tasks: dict[str, dict[str, Any]], step: int) -> None:
+        if self._tasks_file is None:
+            self._tasks_file = open(self.run_dir / TASK_METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self._tasks_file.write(
+            dumps({"timestamp": time.time(), "step": int(step), "tasks": tasks}) + "\n"
+        )
+        self._tasks_file.flush()
+
     def close(self) -> None:
         self._flush_open_episode()
+        if self._tasks_file is not None:
+            self._tasks_file.close()
+            self._tasks_file = None
         if self._metrics_file is not None:
             self._metrics_file.close()
             self._metrics_file = None
