@@ -1,7 +1,7 @@
 """Does the default PPO learn? Success rates with 3 seeds each, curves and JSON.
 
     python benchmarks/learning.py                  # every part, the budgets below
-    python benchmarks/learning.py --part single    # one part: single | default | miniarc
+    python benchmarks/learning.py --part single    # single | default | prioritized | miniarc
     python benchmarks/learning.py --scale 0.1      # every budget × 0.1 (a quick look)
 
 Parts (issue #13, part 4), each run as **one** ``jaxarc train`` with ``train.num_seeds=3``
@@ -9,13 +9,14 @@ Parts (issue #13, part 4), each run as **one** ``jaxarc train`` with ``train.num
 
 - ``single``: each of :data:`SINGLE_TASKS` alone (training mode: the target is visible),
   goal success rate ≥ 0.9 within 2 M env steps; the budget here is ``SINGLE_UPDATES``.
-- ``default``: ``jaxarc train`` as it is (the 46 built-in tasks, its 200 updates),
+- ``default``: ``jaxarc train`` as it is (the 46 built-in tasks, its 300 updates),
   goal success rate of finished episodes ≥ 0.5 at the end.
+- ``prioritized``: the same with ``train.task_sampling=prioritized`` (does it help?).
 - ``miniarc``: all 149 MiniARC tasks (5×5); the issue's budget is 10 M env steps per seed,
   ``MINIARC_UPDATES`` here (see the README for what fits on 2 cores).
 
-After ``default`` and ``miniarc`` the run is evaluated on its tasks' **test pairs** with the
-target hidden (``jaxarc eval``: 2 sampled attempts + greedy). Results go to
+After ``default``, ``prioritized`` and ``miniarc`` the run is evaluated on its tasks'
+**test pairs** with the target hidden (``jaxarc eval``: 2 sampled attempts + greedy). Results go to
 ``benchmarks/results/learning.json`` (merged per part) and
 ``benchmarks/results/learning_<part>.png``; ``python benchmarks/readme_tables.py`` puts the
 table in the README.
@@ -157,6 +158,15 @@ def part_default(out: Path, scale: float) -> dict[str, Any]:
     return _one_run(out, [f"train.num_updates={max(int(updates * scale), 2)}"], GOAL_DEFAULT)
 
 
+def part_prioritized(out: Path, scale: float) -> dict[str, Any]:
+    updates = jaxarc.load_config().train.num_updates
+    return _one_run(
+        out,
+        [f"train.num_updates={max(int(updates * scale), 2)}", "train.task_sampling=prioritized"],
+        GOAL_DEFAULT,
+    )
+
+
 def part_miniarc(out: Path, scale: float) -> dict[str, Any]:
     updates = max(int(MINIARC_UPDATES * scale), 2)
     return _one_run(
@@ -164,7 +174,12 @@ def part_miniarc(out: Path, scale: float) -> dict[str, Any]:
     )
 
 
-PARTS = {"single": part_single, "default": part_default, "miniarc": part_miniarc}
+PARTS = {
+    "single": part_single,
+    "default": part_default,
+    "prioritized": part_prioritized,
+    "miniarc": part_miniarc,
+}
 
 
 def plot(name: str, part: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import pytest
 import yaml
@@ -103,19 +104,30 @@ def test_a_checkpoint_that_cannot_be_written_says_why_and_leaves_nothing(tmp_pat
     import errno
     from types import SimpleNamespace
 
-    import equinox as eqx
     import jax.numpy as jnp
+    import orbax.checkpoint as ocp
 
     from jaxarc.train import checkpoint
 
-    def full(path, tree):
-        open(path, "wb").write(b"partial")  # noqa: SIM115 - what a full disk leaves
+    def full(self, step, args=None, **kwargs):
+        tmp = Path(self.directory) / f"{step}.orbax-checkpoint-tmp-1"
+        tmp.mkdir(parents=True)
+        (tmp / "partial").write_bytes(b"partial")  # what a full disk leaves
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(eqx, "tree_serialise_leaves", full)
-    runner = SimpleNamespace(model=0, opt_state=0, key=0, update=jnp.int32(3), env_state=0, tasks=0)
+    monkeypatch.setattr(ocp.CheckpointManager, "save", full)
+    arrays = {"model": jnp.zeros(3), "opt_state": jnp.zeros(2), "key": jnp.zeros(2, jnp.uint32)}
+    runner = SimpleNamespace(
+        **arrays,
+        update=jnp.int32(3),
+        diverged=jnp.bool_(False),
+        env_state=jnp.zeros(4),
+        tasks=jnp.zeros(1),
+        updates_done=lambda: 3,
+    )
     with pytest.raises(
         OSError, match=r"could not write the checkpoint .*: No space left on device"
     ):
         checkpoint.save_checkpoint(tmp_path, runner)
-    assert list(tmp_path.iterdir()) == []  # no partial checkpoint, no tmp file
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoints"]  # no checkpoint.json
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # no partial checkpoint, no tmp

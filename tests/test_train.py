@@ -71,7 +71,9 @@ def test_trainer_speaks_the_batch_contract(host_run):
 
 def test_run_directory_has_everything(host_run):
     d = host_run.run_dir
-    assert (d / "config.yaml").exists() and (d / "checkpoint.eqx").exists()
+    assert (d / "config.yaml").exists()
+    # orbax keeps the last two checkpoints (every 10 updates, and the final one)
+    assert sorted(int(p.name) for p in (d / "checkpoints").iterdir()) == [30, 40]
     assert json.loads((d / "checkpoint.json").read_text())["update"] == 40
     records = [json.loads(line) for line in (d / "batch_metrics.jsonl").read_text().splitlines()]
     assert set(records[0]["metrics"]) >= {
@@ -359,19 +361,26 @@ def test_damaged_or_mismatched_checkpoints_are_one_clear_error(host_run, easy_di
     shutil.copytree(host_run.run_dir, run)
     (run / "checkpoint.json").write_text('{"update": 2}')
     assert int(load_checkpoint(run, runner).update) == 40
-    good = (run / "checkpoint.eqx").read_bytes()
-    cuts = (good[: len(good) // 2], good[: len(good) * 95 // 100], good + b"extra")
-    for damage in (b"", *cuts, bytes(range(256)) * 10):
-        (run / "checkpoint.eqx").write_bytes(damage)
-        with pytest.raises(
-            CheckpointError, match=r"cannot resume from .*checkpoint\.eqx: it is damaged"
-        ):
+    # damage: the newest checkpoint's files emptied, cut, replaced by noise, or gone
+    files = sorted(p for p in (run / "checkpoints" / "40").rglob("*") if p.is_file())
+    assert files
+    good = {p: p.read_bytes() for p in files}
+    damages = [lambda b: b"", lambda b: b[: len(b) // 2], lambda b: bytes(range(256)) * 4]
+    for damage in damages:
+        for p, data in good.items():
+            p.write_bytes(damage(data))
+        with pytest.raises(CheckpointError, match=r"cannot resume from .*40: it is damaged"):
             load_checkpoint(run, runner)
-    (run / "checkpoint.eqx").write_bytes(good)
+    shutil.rmtree(run / "checkpoints" / "40" / "trainer")
+    with pytest.raises(CheckpointError, match=r"cannot resume from .*40: it is damaged"):
+        load_checkpoint(run, runner)
+    assert int(load_checkpoint(run / "checkpoints" / "30", runner).update) == 30  # the older one
+    with pytest.raises(CheckpointError, match=r"is a file; pass a run directory"):
+        load_checkpoint(run / "config.yaml", runner)
     smaller = dataclasses.replace(cfg.train, hidden_dim=8)
     other = PPO(smaller, params, record_actions=4).init(jax.random.PRNGKey(0))
     with pytest.raises(CheckpointError, match="train.hidden_dim"):
-        load_checkpoint(run, other)
+        load_checkpoint(run / "checkpoints" / "30", other)
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "nowhere", runner)
 
@@ -382,7 +391,6 @@ def test_straight_equals_half_resume_half(easy_dir, tmp_path, monkeypatch, annea
     With ``train.anneal_lr`` the first half is a 10-update run stopped (as by SIGTERM) after
     5, resumed with ``num_updates=5``: the learning rate follows the 10-update schedule."""
     from jaxarc.train import loop
-    from jaxarc.train.checkpoint import CHECKPOINT
 
     extra = ["logging.log_frequency=1", "train.baselines=false", "train.checkpoint_every=100"]
     extra += [f"train.anneal_lr={anneal}"]
@@ -415,7 +423,7 @@ def test_straight_equals_half_resume_half(easy_dir, tmp_path, monkeypatch, annea
     cfg = jaxarc.load_config(easy_overrides(easy_dir, tmp_path, 5, extra=extra))
     _, params = jaxarc.make(None, cfg)
     template = PPO(cfg.train, params, record_actions=4).init(jax.random.PRNGKey(99))
-    one, two = (load_checkpoint(r.run_dir / CHECKPOINT, template) for r in (straight, second))
+    one, two = (load_checkpoint(r.run_dir, template) for r in (straight, second))
     assert int(one.update) == int(two.update) == 10
     for x, y in zip(
         jax.tree.leaves(eqx.filter(one.model, eqx.is_array)),

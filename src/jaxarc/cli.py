@@ -181,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p_train.add_argument(
         "--resume",
-        help="a run directory (or its checkpoint.eqx) to continue from, with its saved config",
+        help="a run directory (or one of its checkpoints/<update>) to continue from, with its "
+        "saved config",
     )
     p_train.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p_train.add_argument(

@@ -459,8 +459,8 @@ def _heatmap(names: list[str], steps: list[int], grid: np.ndarray, title: str) -
 
     height = min(2.0 + 0.16 * len(names), 12.0)
     fig, ax = plt.subplots(figsize=(7.5, height), dpi=100)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("viridis")
+    cmap = cmap.with_extremes(bad="#dddddd")
     image = ax.imshow(
         np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0.0, vmax=1.0,
         interpolation="nearest",

@@ -37,31 +37,12 @@ from ..logging import ExperimentLogger
 from ..logging.reader import EVAL_DIR
 from ..logging.serialization import write_atomic
 from ..types import Observation
-from .checkpoint import CHECKPOINT, CheckpointError
+from .checkpoint import checkpoint_update, load_model
 from .networks import ActorCritic, greedy_action, sample_action
 
 logger = logging.getLogger("jaxarc.train")
 
 _STEP = BboxActionWrapper(Environment())
-
-
-def load_model(path: str | Path, like: ActorCritic) -> ActorCritic:
-    """The trained model of a checkpoint (its first leaves: see ``checkpoint._payload``),
-    shaped like ``like`` (with a leading seed axis for runs of several seeds)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: train first, or pass a run directory")
-    try:
-        with open(path, "rb") as f:
-            model: ActorCritic = eqx.tree_deserialise_leaves(f, like)
-    except Exception as err:
-        raise CheckpointError(
-            f"cannot read the model in {path}: damaged, or saved with another "
-            f"train.hidden_dim/train.num_seeds ({type(err).__name__})"
-        ) from err
-    return model
 
 
 Policy = Callable[[Observation, jax.Array], jax.Array]
@@ -267,11 +248,7 @@ def evaluate_run(
             jax.random.split(jax.random.PRNGKey(0), c.num_seeds)
         )
     model = load_model(run_dir, template)
-    update = (
-        json.loads((run_dir / "checkpoint.json").read_text())["update"]
-        if (run_dir / "checkpoint.json").is_file()
-        else None
-    )
+    update = checkpoint_update(run_dir)
     buf = params.buffer
     num_pairs = np.asarray(buf.num_test_pairs)
     per_seed: list[dict[str, Any]] = []
