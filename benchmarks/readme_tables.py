@@ -151,7 +151,59 @@ def train_throughput() -> list[str]:
     return lines
 
 
+def _pm(spread: dict[str, Any], digits: int = 2) -> str:
+    return f"{spread['mean']:.{digits}f} ± {spread['std']:.{digits}f}"
+
+
+def learning() -> list[str]:
+    data = _load("learning")
+    head = ["experiment (3 seeds each)", "env steps / seed", "success rate", "goal", "met"]
+    head += ["test pairs, target hidden: score (2 attempts)"]
+    lines = [_row(head), _row(["---"] * len(head))]
+    for row in data["single"]["tasks"]:
+        reach = [f"{r / 1e3:.0f}k" if r is not None else "never" for r in row["env_steps_to_goal"]]
+        lines.append(
+            _row(
+                [
+                    f"(a) ARC-AGI-1 `{row['task']}` alone",
+                    f"{row['env_steps_per_seed']:,}",
+                    _pm(row["final_success_rate"]),
+                    f"≥ 0.9 within 2 M (reached at {', '.join(reach)})",
+                    "yes" if row["goal_met"] else "**no**",
+                    "—",
+                ]
+            )
+        )
+    names = {
+        "default": "(b) `jaxarc train` (46 tasks ≤ 6×6)",
+        "prioritized": "(b′) the same, `train.task_sampling=prioritized`",
+        "miniarc": "(c) MiniARC, all 149 tasks (5×5)",
+    }
+    for key, name in names.items():
+        if key not in data:
+            continue
+        part = data[key]
+        goal = "≥ 0.5 at the end" if part["goal"] else "10 M steps asked"
+        met = "—" if part["goal_met"] is None else ("yes" if part["goal_met"] else "**no**")
+        ev = part["eval"]
+        lines.append(
+            _row(
+                [
+                    name,
+                    f"{part['env_steps_per_seed']:,}",
+                    _pm(part["final_success_rate"]),
+                    goal,
+                    met,
+                    f"(d) {_pm(ev['score'], 3)} of {ev['tasks']} tasks "
+                    f"(greedy {_pm(ev['greedy_score'], 3)})",
+                ]
+            )
+        )
+    return lines
+
+
 TABLES: dict[str, Callable[[], list[str]]] = {
+    "learning": learning,
     "train_throughput": train_throughput,
     "env_throughput": env_throughput,
     "batched_logging": batched_logging,

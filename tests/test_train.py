@@ -542,3 +542,16 @@ def test_jit_loop_compiles_once_when_the_last_chunk_is_shorter(tmp_config):
     log.close()
     assert len(traces) == 1 and runner.updates_done() == 5
     assert read_run(log.run_dir).steps == [0, 1, 2, 3, 4]
+
+
+def test_resume_from_one_checkpoint_uses_the_runs_config(host_run, capsys):
+    """``--resume RUN/checkpoints/<update>`` reads RUN's config.yaml (the dataset, the
+    learning rate …), not the defaults; a checkpoint that is gone lists the ones there."""
+    from jaxarc.cli import _saved_config
+
+    one = host_run.run_dir / "checkpoints" / "30"
+    for path in (one, one.parent, host_run.run_dir):
+        assert _saved_config(str(path)) == host_run.run_dir / "config.yaml"
+    assert cli_main(["train", "--resume", str(host_run.run_dir / "checkpoints" / "7")]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint at" in err and "holds updates [30, 40]" in err, err

@@ -74,12 +74,14 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _saved_config(resume: str | None) -> Path | None:
-    """The ``config.yaml`` of the run being resumed (``resume``: its directory or checkpoint)."""
+    """The ``config.yaml`` of the run being resumed (``resume``: the run directory, its
+    ``checkpoints`` directory or one ``checkpoints/<update>``)."""
     if not resume:
         return None
-    run_dir = Path(resume) if Path(resume).is_dir() else Path(resume).parent
-    saved = run_dir / "config.yaml"
-    return saved if saved.is_file() else None
+    for run_dir in (Path(resume), *Path(resume).parents[:2]):
+        if (run_dir / "config.yaml").is_file():
+            return run_dir / "config.yaml"
+    return None
 
 
 def _closing_lines(result: Any, config: Any) -> None:

@@ -103,7 +103,10 @@ class RewardConfig(eqx.Module):
     invalid_action_penalty: float = -0.1
 
     def problems(self) -> list[str]:
-        return [] if self.similarity_weight >= 0 else ["reward.similarity_weight must be >= 0"]
+        out = [] if self.similarity_weight >= 0 else ["reward.similarity_weight must be >= 0"]
+        if self.regression_weight < 0:  # it would pay for making the grid worse
+            out.append(f"reward.regression_weight must be >= 0 (got {self.regression_weight})")
+        return out
 
 
 class LoggingConfig(eqx.Module):

@@ -14,12 +14,12 @@ Reward (training mode)::
 
 - ``"delta"``: the change of similarity (potential-based: a damaged cell costs what its
   repair earns back);
-- ``"best"``: how far the step raises the episode's best similarity so far (never below 0).
-  Edits that make things worse cost nothing at once, but their repair earns nothing, so
-  only the success bonus and the step penalty tell a clean solution from a messy one. A
-  random policy's return is then never below "submit at once", which keeps an untrained
-  agent exploring instead of learning to give up; it cannot be farmed (the total is at
-  most ``similarity_weight · (1 - initial similarity)``).
+- ``"best"``: how far the step raises the episode's best similarity so far, minus
+  ``regression_weight`` times any fall. Repairing one's own damage earns nothing, so with
+  ``regression_weight`` ≥ 0 it cannot be farmed (the positive part totals at most
+  ``similarity_weight · (1 - initial similarity)``), and with a small ``regression_weight``
+  a random policy's return stays close to "submit at once", which keeps an untrained agent
+  exploring instead of learning to give up.
 
 Evaluation mode drops the similarity term (the agent does not see the target there).
 """

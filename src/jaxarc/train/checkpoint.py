@@ -3,7 +3,7 @@
 A run's checkpoints live in ``<run>/checkpoints/<update>/``, written by an orbax
 ``CheckpointManager``: each is written to a temporary directory and committed by a rename
 (a kill at any moment leaves the previous checkpoints whole and no half-written one is ever
-read), and the last ``train.keep_checkpoints`` are kept. Each holds three items:
+read), and the newest :data:`KEEP` are kept. Each holds three items:
 
 - ``model``: the actor-critic's arrays (what ``jaxarc eval`` reads, alone);
 - ``trainer``: the optimizer state, PRNG key, update count, divergence flags, per-task
@@ -13,7 +13,8 @@ read), and the last ``train.keep_checkpoints`` are kept. Each holds three items:
 
 ``checkpoint.json`` beside the directory repeats the latest update for people and scripts;
 it is never trusted for resuming. With several processes only process 0 writes (from host
-copies of the replicated arrays; the environments, spread over processes, are left out).
+copies of the replicated arrays: model, optimizer, key, counters, per-task statistics; the
+environments, spread over processes, are left out).
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def _arrays(tree: Any) -> list[Any]:
 
 
 def _trainer(runner: Runner, with_envs: bool) -> tuple[Any, ...]:
-    envs = (runner.env_state, runner.tasks) if with_envs else None
-    return (runner.opt_state, runner.key, runner.update, runner.diverged, envs)
+    envs = runner.env_state if with_envs else None
+    return (runner.opt_state, runner.key, runner.update, runner.diverged, runner.tasks, envs)
 
 
 def _manager(directory: Path, create: bool) -> Any:
@@ -86,26 +87,37 @@ def save_checkpoint(run_dir: Path, runner: Runner) -> Path:
     host = [np.asarray(x) for x in _arrays((runner.model, _trainer(runner, with_envs)))]
     n_model = len(_arrays(runner.model))
     meta = {"update": update, "with_envs": with_envs, "version": _version()}
+    manager = None
     try:
         manager = _manager(directory, create=True)
-        try:
-            if update in manager.all_steps():  # saved already (the final save after a periodic
-                return directory / str(update)  # one): the same update is the same state
-            manager.save(
-                update,
-                args=ocp.args.Composite(
-                    model=ocp.args.StandardSave(host[:n_model]),
-                    trainer=ocp.args.StandardSave(host[n_model:]),
-                    meta=ocp.args.JsonSave(meta),
-                ),
-            )
-            manager.wait_until_finished()
-        finally:
-            manager.close()
-    except OSError as err:
+        if update in manager.all_steps():  # saved already (the final save after a periodic
+            return directory / str(update)  # one): the same update is the same state
+        saved = manager.save(
+            update,
+            args=ocp.args.Composite(
+                model=ocp.args.StandardSave(host[:n_model]),
+                trainer=ocp.args.StandardSave(host[n_model:]),
+                meta=ocp.args.JsonSave(meta),
+            ),
+        )
+        manager.wait_until_finished()
+    except Exception as err:  # tensorstore reports I/O errors (a full disk) as ValueError too
         for tmp in directory.glob(f"{update}.orbax-checkpoint-tmp*"):  # what the failure left
             shutil.rmtree(tmp, ignore_errors=True)
-        raise OSError(f"could not write the checkpoint {directory}: {err.strerror or err}") from err
+        why = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise OSError(f"could not write the checkpoint {directory}: {why}") from err
+    finally:
+        if manager is not None:
+            try:
+                manager.close()
+            except Exception as err:  # never hide the error that brought us here
+                logger.warning("closing the checkpoint manager of %s: %r", directory, err)
+    if not saved:  # orbax refuses a step at or below its newest (a reused directory)
+        newest = max((int(p.name) for p in directory.iterdir() if p.name.isdigit()), default=None)
+        raise CheckpointError(
+            f"could not write the checkpoint of update {update} to {directory}: it already "
+            f"holds update {newest}; use a new run directory"
+        )
     summary = {"update": update, "checkpoint": f"{CHECKPOINT_DIR}/{update}"}
     write_atomic(run_dir / CHECKPOINT_META, json.dumps(summary))
     return directory / str(update)
@@ -129,19 +141,24 @@ def _locate(path: str | Path) -> tuple[Path, int]:
             f"{path} is a file; pass a run directory (checkpoints live in "
             f"<run>/{CHECKPOINT_DIR}/<update>/, written by jaxarc ≥ 0.2)"
         )
-    if path.name.isdigit() and path.parent.name == CHECKPOINT_DIR:
-        return path.parent, int(path.name)
-    directory = path if path.name == CHECKPOINT_DIR else path / CHECKPOINT_DIR
+    one = path.name.isdigit() and path.parent.name == CHECKPOINT_DIR
+    directory = (
+        path.parent if one else path if path.name == CHECKPOINT_DIR else path / CHECKPOINT_DIR
+    )
     steps = (
         sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit() and p.is_dir())
         if directory.is_dir()
         else []
     )
+    if one and int(path.name) not in steps:
+        raise FileNotFoundError(
+            f"no checkpoint at {path}; {directory} holds updates {steps or 'none'}"
+        )
     if not steps:
         raise FileNotFoundError(
             f"no checkpoint at {path} (pass a run directory with a {CHECKPOINT_DIR}/ folder)"
         )
-    return directory, steps[-1]
+    return directory, int(path.name) if one else steps[-1]
 
 
 def _restore(directory: Path, update: int, items: dict[str, Any]) -> dict[str, Any]:
@@ -221,11 +238,11 @@ def load_checkpoint(path: str | Path, runner: Runner) -> Runner:
     if not with_envs:
         logger.warning("%s holds no environments: each starts a fresh episode", where)
     model = _combine(runner.model, out["model"])
-    opt_state, key, count, diverged, envs = _combine(trainer_like, out["trainer"])
+    opt_state, key, count, diverged, tasks, envs = _combine(trainer_like, out["trainer"])
     counts = np.asarray(jax.device_get(count)).reshape(-1)
     if counts[0] < 0 or (counts != counts[0]).any() or int(counts[0]) != int(meta["update"]):
         raise CheckpointError(f"cannot resume from {where}: its update count is {counts[0]}")
-    env_state, tasks = (runner.env_state, runner.tasks) if envs is None else envs
+    env_state = runner.env_state if envs is None else envs
     resumed: Runner = eqx.tree_at(
         lambda r: (r.model, r.opt_state, r.key, r.update, r.diverged, r.env_state, r.tasks),
         runner,

@@ -1,7 +1,9 @@
 """Task sampling that follows learning (``train.task_sampling=prioritized``).
 
 Each update, the tasks' success rates are tracked on device from the episodes that ended in
-the rollout (an exponential moving average per task, :data:`EMA` for the newest update).
+the rollout (an exponential moving average per task, :data:`EMA` for the newest update) —
+the last episode each environment finished in the rollout, as the logged statistics count
+them (an environment that finished several counts its last one).
 The next resets draw task ``i`` with probability proportional to its *learning potential*
 
     w_i = 1                                            (never seen yet)

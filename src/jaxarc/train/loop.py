@@ -102,9 +102,9 @@ def shard_runner(runner: Runner, num_envs: int, num_seeds: int = 1) -> tuple[Run
     shared = (runner.model, runner.opt_state, runner.key, runner.update, runner.diverged)
     runner = eqx.tree_at(lambda r: r.env_state, runner, place(runner.env_state, envs))
     runner = eqx.tree_at(
-        lambda r: (r.model, r.opt_state, r.key, r.update, r.diverged),
+        lambda r: (r.model, r.opt_state, r.key, r.update, r.diverged, r.tasks),
         runner,
-        place(shared, replicated),
+        place((*shared, runner.tasks), replicated),
     )
     return runner, mesh
 

@@ -122,7 +122,8 @@ class ActorCritic(eqx.Module):
         self.query = _dense(hidden, hidden, k[4], 0.1)
         self.op_query = jnp.zeros((NUM_OPERATIONS, hidden))
         self.keys = _dense(hidden, hidden, k[5])
-        # start with 1-cell boxes about half the time: a random box mostly undoes progress
+        # favour 1-cell boxes at first (about half the time on a small grid): a random box
+        # mostly undoes progress
         self.one_cell = jnp.asarray(ONE_CELL_BONUS)
         self.value_head = eqx.nn.Linear(hidden, "scalar", key=k[6])
 
