@@ -12,9 +12,9 @@ Rows per number of environments N:
   observations, a Discrete allowed-operation × cell action), MLP of two hidden layers of the
   same width, evaluation only at the end; its compiled ``train`` timed after a first call.
 
-The policies differ (ours: a small conv net with a factored operation/box head; rejax's: an
-MLP over a Discrete action): the comparison is what a researcher gets from each trainer on
-this environment. ``ratio`` = ours / rejax.
+The policies differ (ours: a small conv net with a pointer-style operation × cell head and an
+attended second corner; rejax's: an MLP over a Discrete action): the comparison is what a
+researcher gets from each trainer on this environment. ``ratio`` = ours / rejax.
 
     python benchmarks/train_throughput.py [--envs 64 256] [--updates 60] \
 [--out benchmarks/results/train_throughput.json]
@@ -40,6 +40,11 @@ from jaxarc.train.ppo import PPO
 def config_for(num_envs: int, updates: int, out_dir: str) -> jaxarc.JaxArcConfig:
     return jaxarc.load_config(
         [
+            # the dataclass PPO settings (2 epochs) and all 36 operations: the comparison
+            # measured since 2026-11 (the learning presets of `jaxarc train` differ)
+            "train=plain",
+            "action=default",
+            "reward=default",
             f"train.num_envs={num_envs}",
             f"train.num_updates={updates}",
             "train.loop=jit",
