@@ -104,6 +104,15 @@ def play(policy: Policy, params: EnvParams, attempts: int, key: jax.Array) -> di
     return {k: np.asarray(v).reshape(shape) for k, v in out.items()}
 
 
+def seed_models(model: ActorCritic, num_seeds: int) -> list[ActorCritic]:
+    """Each seed's model of a (seed-vmapped, when ``num_seeds`` > 1) model."""
+    if num_seeds == 1:
+        return [model]
+    return [
+        jax.tree.map(lambda x, s=s: x[s] if eqx.is_array(x) else x, model) for s in range(num_seeds)
+    ]
+
+
 class Evaluator:
     """``train.eval_every``: the current model on the run's test pairs with the target hidden,
     scored as :func:`evaluate_run` scores (``attempts`` sampled + one greedy per pair), the
@@ -135,12 +144,7 @@ class Evaluator:
         ``seed_<i>/eval/<metric>`` each, for a seeded model)."""
         buf = self.params.buffer
         per_seed = []
-        for s in range(self.num_seeds):
-            one = (
-                model
-                if self.num_seeds == 1
-                else jax.tree.map(lambda x, s=s: x[s] if eqx.is_array(x) else x, model)
-            )
+        for one in seed_models(model, self.num_seeds):
             sampled, greedy = jax.device_get(self._run(one, self.key))
             _, agg = score(
                 buf.task_ids,
@@ -252,12 +256,7 @@ def evaluate_run(
     buf = params.buffer
     num_pairs = np.asarray(buf.num_test_pairs)
     per_seed: list[dict[str, Any]] = []
-    for s in range(c.num_seeds):
-        one = (
-            model
-            if c.num_seeds == 1
-            else jax.tree.map(lambda x, s=s: x[s] if eqx.is_array(x) else x, model)
-        )
+    for one in seed_models(model, c.num_seeds):
         key = jax.random.PRNGKey(seed)
         sampled = play(model_policy(one, params, greedy=False), params, attempts, key)
         greedy = play(model_policy(one, params, greedy=True), params, 1, key)

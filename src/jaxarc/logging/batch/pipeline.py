@@ -245,17 +245,7 @@ class BatchPipeline:
         """The host path: plan, one device program, one transfer, decode."""
         plan = self.plan(batch_data, want_samples=sample)
         plan, tasks = one_device_set(plan, self.task_inputs(batch_data, task_lookup), step)
-        k = self.config.num_samples if sample else 0
-        out = device_stage(
-            plan,
-            step,
-            reduce=log,
-            num_samples=k,
-            extremes=self.extremes,
-            seeds=self.num_seeds,
-            tasks=tasks,
-            num_tasks=len(task_lookup or ()),
-        )
+        out = self._device_stage(plan, step, log, sample, tasks, task_lookup)
         return host_stage(
             step,
             plan.layout,
@@ -265,6 +255,27 @@ class BatchPipeline:
             task_lookup,
             self.num_random(plan.batch_size),
             self.num_seeds,
+        )
+
+    def _device_stage(
+        self,
+        plan: Plan,
+        step: Any,
+        log: bool,
+        sample: bool,
+        tasks: tuple[Any, ...] | None,
+        task_lookup: Sequence[str] | None,
+    ) -> Fetched:
+        """:func:`device_stage` with this pipeline's settings (both paths call it)."""
+        return device_stage(
+            plan,
+            step,
+            reduce=log,
+            num_samples=self.config.num_samples if sample else 0,
+            extremes=self.extremes,
+            seeds=self.num_seeds,
+            tasks=tasks,
+            num_tasks=len(task_lookup or ()),
         )
 
     def task_inputs(
@@ -325,17 +336,7 @@ class BatchPipeline:
         tasks = self.task_inputs(batch_data, task_lookup) if want_log else None
 
         def on_device(_: None) -> None:
-            k = cfg.num_samples if want_sample else 0
-            out = device_stage(
-                plan,
-                step,
-                reduce=want_log,
-                num_samples=k,
-                extremes=self.extremes,
-                seeds=self.num_seeds,
-                tasks=tasks,
-                num_tasks=len(task_lookup or ()),
-            )
+            out = self._device_stage(plan, step, want_log, want_sample, tasks, task_lookup)
             io_callback(
                 partial(emit, plan=static), None, step, out, do_log, do_sample, ordered=True
             )
