@@ -13,6 +13,7 @@ from rich.console import Console
 
 from jaxarc.logging import ExperimentLogger, load_episodes, read_run
 from jaxarc.logging import batch as B
+from jaxarc.logging.batch.contract import STAT_NAMES
 from jaxarc.logging.handlers import RichHandler
 from jaxarc.logging.reader import read_task_metrics
 from tests.helpers import strict_json, svg_cells, tensorboard_scalars, wandb_history
@@ -340,7 +341,7 @@ def test_end_to_end_files_rich_tensorboard_wandb(cfg):
     tb = tensorboard_scalars(log.run_dir)
     assert [s for s, _ in tb["batch/reward_mean"]] == [0, 2, 4]
     rows = [r for r in wandb_history(log.run_dir) if "batch/reward_mean" in r]
-    assert [r["_step"] for r in rows] == [0, 2, 4]
+    assert [r["update_step"] for r in rows] == [0, 2, 4]
     assert rows[1]["batch/success_rate"] == pytest.approx(run.metrics["success_rate"][1], rel=1e-6)
 
 
@@ -532,27 +533,42 @@ def test_hostile_batches_warn_and_log_the_rest(cfg, caplog):
     assert metrics["success_rate"] != 7.0
     for key in clashes:
         assert f"batch_data[{key!r}] would overwrite the metrics" in caplog.text
-    assert [s for s, _ in rec.metrics] == [0, 1, 2**31]  # -5 and the step going back: skipped
-    assert {s["episode_num"] for s in rec.summaries} == {0, 1, 2**31}
-    assert "= -5 is negative; this event is skipped" in caplog.text
-    assert "= 7 goes back from the last logged step 2147483648" in caplog.text
+    # a negative step and one going back are logged all the same (one warning for both)
+    assert [s for s, _ in rec.metrics] == [0, 1, 2**31, -5, 7]
+    assert {s["episode_num"] for s in rec.summaries} == {0, 1, 2**31, -5, 7}
+    assert "batch step -5 is negative; it is logged all the same" in caplog.text
+    assert "it is logged all the same" in caplog.text
+    assert caplog.text.count("logged all the same") == 1
 
 
-def test_host_int64_arrays_never_wrap(cfg, caplog):
+def test_host_int64_arrays_are_reduced_exactly_on_the_host(cfg, caplog):
+    """Host int64/uint64 arrays never round through float32 (nor wrap at 2**31): max and min
+    are the exact ints, mean and std float64; the mask applies; no warning."""
     rec = Recorder()
     log = ExperimentLogger(
         with_logging(cfg, log_frequency=1, sampling_enabled=False), handlers={"rec": rec}
     )
-    big = np.arange(4, dtype=np.int64) + 2**40  # would be logged as mean 1.5 after int32 wrap
+    big = np.arange(4, dtype=np.int64) + 2**40 + 1  # float32 would round these to 2**40
+    huge = np.array([2**64 - 1, 2**63, 3, 4], np.uint64)
+    done = np.array([True, True, True, False])
     with caplog.at_level("WARNING", logger="jaxarc"):
         log.log_batch_step({"update_step": 0, "big": big})
-    metrics = rec.metrics[0][1]
-    assert metrics["big_mean"] == pytest.approx(2**40 + 1.5, rel=1e-6)
-    assert metrics["big_max"] == pytest.approx(2**40 + 3, rel=1e-6)
-    assert "batch_data['big'] is int64: its statistics are computed in float32" in caplog.text
+        log.log_batch_step(
+            {"update_step": 1, "big": big, "huge": huge, "episode_done_mask": done, "r": np.ones(4)}
+        )
+    m0, m1 = rec.metrics[0][1], rec.metrics[1][1]
+    assert (m0["big_max"], m0["big_min"]) == (2**40 + 4, 2**40 + 1)
+    assert type(m0["big_max"]) is int
+    assert m0["big_mean"] == 2**40 + 2.5 and m0["big_std"] == pytest.approx(np.std([1, 2, 3, 4]))
+    assert (m1["big_max"], m1["big_mean"]) == (2**40 + 3, 2**40 + 2.0)  # the last is unfinished
+    assert (m1["huge_max"], m1["huge_min"]) == (2**64 - 1, 3)
+    assert m1["huge_mean"] == pytest.approx((2**64 - 1 + 2**63 + 3) / 3, rel=1e-12)
+    assert m1["r_mean"] == 1.0
+    assert set(m1) == {f"{k}_{s}" for k in ("big", "huge", "r") for s in STAT_NAMES}
+    assert "float32" not in caplog.text
 
 
-def test_in_jit_steps_that_go_back_are_skipped_too(cfg, caplog):
+def test_in_jit_steps_that_go_back_are_logged_too(cfg, caplog):
     rec = Recorder()
     log = ExperimentLogger(
         with_logging(cfg, log_frequency=1, sampling_enabled=False), handlers={"rec": rec}
@@ -565,8 +581,9 @@ def test_in_jit_steps_that_go_back_are_skipped_too(cfg, caplog):
     with caplog.at_level("WARNING", logger="jaxarc"):
         jax.jit(lambda steps: jax.lax.scan(body, 0, steps))(jnp.array([0, 3, 2, 4]))
         log.close()
-    assert [s for s, _ in rec.metrics] == [0, 3, 4]
-    assert "= 2 goes back from the last logged step 3" in caplog.text
+    assert [s for s, _ in rec.metrics] == [0, 3, 2, 4]
+    assert [m["reward_min"] for _, m in rec.metrics] == [0.0, 3.0, 2.0, 4.0]
+    assert "batch step 2 goes back from the last logged step 3" in caplog.text
 
 
 def seeded_batch(step, num_seeds, n=NB):
@@ -601,7 +618,6 @@ def test_seed_axis_logs_each_seed_and_the_spread_across_seeds(cfg, caplog):
     single = ExperimentLogger(cfg, handlers={"rec": alone})
     per_seed = []
     for part in parts:
-        single._last_logged = None
         single.log_batch_step(part)
         per_seed.append(alone.metrics[-1][1])
     for name in per_seed[0]:

@@ -16,25 +16,6 @@ from jaxarc.config import (
     validate_batched_logging_config,
 )
 
-# the design's batched.yaml, without the two keys no handler ever read (see docs/batched-logging.md)
-DESIGN_BATCHED = {
-    "log_format": "json",
-    "log_level": "INFO",
-    "compression": True,
-    "include_full_states": False,
-    "batched_logging_enabled": True,
-    "log_frequency": 10,
-    "sampling_enabled": True,
-    "num_samples": 3,
-    "sample_frequency": 50,
-    "log_aggregated_rewards": True,
-    "log_aggregated_similarity": True,
-    "log_loss_metrics": True,
-    "log_gradient_norms": True,
-    "log_episode_lengths": True,
-    "log_success_rates": True,
-}
-
 
 def test_default_config_composes_and_is_hashable():
     cfg = jaxarc.load_config()
@@ -57,67 +38,12 @@ def test_overrides_apply():
     assert cfg.logging.num_samples == 5 and cfg.logging.batched_logging_enabled
 
 
-def test_batched_preset_gives_the_designs_values():
-    logging_cfg = jaxarc.load_config(["logging=batched"]).logging
-    assert {k: getattr(logging_cfg, k) for k in DESIGN_BATCHED} == DESIGN_BATCHED
-
-
 def test_envs_config_is_the_design_name_for_jaxarc_config():
     import jaxarc.config
     import jaxarc.envs.config
 
     for name in jaxarc.config.__all__:
         assert getattr(jaxarc.envs.config, name) is getattr(jaxarc.config, name)
-
-
-def test_logging_config_fields_are_the_designs():
-    names = [f.name for f in dataclasses.fields(LoggingConfig)]
-    assert names == [
-        "log_format",
-        "log_level",
-        "compression",
-        "include_full_states",
-        "log_operations",
-        "log_grid_changes",
-        "log_rewards",
-        "log_episode_start",
-        "log_episode_end",
-        "log_frequency",
-        "batched_logging_enabled",
-        "sampling_enabled",
-        "num_samples",
-        "sample_frequency",
-        "sample_best_worst",  # a jaxarc extension (docs/batched-logging.md)
-        "log_aggregated_rewards",
-        "log_aggregated_similarity",
-        "log_loss_metrics",
-        "log_gradient_norms",
-        "log_episode_lengths",
-        "log_success_rates",
-        "per_task_metrics",  # a jaxarc extension (README "Batched training")
-    ]
-    assert not set(REMOVED_LOGGING_KEYS) & set(names)
-    d = LoggingConfig()
-    assert (
-        d.batched_logging_enabled,
-        d.sampling_enabled,
-        d.num_samples,
-        d.sample_frequency,
-        d.log_frequency,
-    ) == (False, True, 3, 50, 10)
-
-
-def test_dead_keys_and_values_load_with_a_deprecation_warning():
-    with pytest.warns(DeprecationWarning, match="structured_logging.*log_key_moments.*never read"):
-        cfg = JaxArcConfig.from_hydra(
-            {"logging": {"structured_logging": False, "log_key_moments": True, "log_frequency": 4}}
-        )
-    assert cfg.logging.log_frequency == 4
-    with pytest.warns(DeprecationWarning, match="log_format='structured' is deprecated"):
-        assert (
-            JaxArcConfig.from_hydra({"logging": {"log_format": "structured"}}).logging.log_format
-            == "json"
-        )
 
 
 def _presets():
@@ -142,6 +68,8 @@ def test_presets_only_change_defaults_and_carry_no_removed_keys():
         values = yaml.safe_load(f.read_text()) or {}
         assert not set(values) & set(REMOVED_LOGGING_KEYS), f.name
         assert set(values) <= set(defaults[group]), f"{group}/{f.name} has unknown keys"
+        if (group, f.name) == ("logging", "batched.yaml"):
+            continue  # the design's file, value for value (tests/test_design_contract.py)
         same = [k for k, v in values.items() if defaults[group][k] == v]
         assert not same, f"{group}/{f.name} repeats the dataclass defaults of {same}"
 
@@ -155,6 +83,7 @@ def test_composed_config_is_the_dataclasses_plus_the_chosen_presets():
             "reward=default",
             "train=plain",
             "logging.per_task_metrics=false",
+            "logging.sample_best_worst=false",
         ]
     )
     batched = dataclasses.replace(LoggingConfig(), batched_logging_enabled=True)
@@ -165,7 +94,7 @@ def test_composed_config_is_the_dataclasses_plus_the_chosen_presets():
     assert list(small.action.allowed_operations) == [*range(10), 33, 34]
     assert (small.reward.similarity_reward, small.reward.success_bonus) == ("best", 5.0)
     assert (small.train.update_epochs, small.train.num_updates) == (8, 300)
-    assert small.logging.per_task_metrics
+    assert small.logging.per_task_metrics and small.logging.sample_best_worst
 
 
 def test_validation_reports_every_problem_at_once():

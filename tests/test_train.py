@@ -125,7 +125,7 @@ def test_jit_loop_logs_the_same_numbers(host_run, easy_dir, tmp_path):
     rows = [
         r for r in wandb_history(jit.run_dir) if "batch/similarity_mean" in r
     ]  # logged from inside jit
-    assert [r["_step"] for r in rows] == b.steps
+    assert [r["update_step"] for r in rows] == b.steps
     np.testing.assert_allclose(
         [r["batch/similarity_mean"] for r in rows], b.metrics["similarity_mean"], rtol=1e-6
     )

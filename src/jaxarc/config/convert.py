@@ -16,28 +16,21 @@ from typing import Any, Literal
 
 #: Keys that older configs may still carry: ``(section, key) -> why it is gone``. They load
 #: with one ``DeprecationWarning`` and are ignored.
-REMOVED_KEYS: dict[tuple[str, str], str] = {
-    **{
-        ("logging", k): "belonged to the removed async logger (batched logging replaces it)"
-        for k in (
-            "queue_size",
-            "worker_threads",
-            "batch_size",
-            "flush_interval",
-            "enable_compression",
-        )
-    },
-    ("logging", "structured_logging"): "was never read: episode files are always structured JSON",
-    ("logging", "log_key_moments"): "was never read by any handler",
-}
-
 #: The async-logging keys the batched-logging design removed.
-REMOVED_LOGGING_KEYS = tuple(
-    k for (section, k), why in REMOVED_KEYS.items() if section == "logging" and "async" in why
+REMOVED_LOGGING_KEYS = (
+    "queue_size",
+    "worker_threads",
+    "batch_size",
+    "flush_interval",
+    "enable_compression",
 )
 
-#: Values that older configs may still carry: ``(section, key, value) -> replacement``.
-RENAMED_VALUES: dict[tuple[str, str, Any], Any] = {("logging", "log_format", "structured"): "json"}
+#: Keys that older configs may still carry: ``(section, key) -> why it is gone``. They load
+#: with one ``DeprecationWarning`` and are ignored.
+REMOVED_KEYS: dict[tuple[str, str], str] = {
+    ("logging", k): "belonged to the removed async logger (batched logging replaces it)"
+    for k in REMOVED_LOGGING_KEYS
+}
 
 
 class ConfigValidationError(ValueError):
@@ -71,9 +64,6 @@ def to_container(cfg: Any) -> dict[str, Any]:
 def drop_removed_keys(raw: Mapping[str, Any], section: str) -> dict[str, Any]:
     """``raw`` without the keys older versions knew, warning once per call that had any."""
     found = {k: why for (s, k), why in REMOVED_KEYS.items() if s == section and k in raw}
-    old_values = {
-        k: new for (s, k, old), new in RENAMED_VALUES.items() if s == section and raw.get(k) == old
-    }
     if found:
         listed = "; ".join(f"{section}.{k} {why}" for k, why in found.items())
         warnings.warn(
@@ -82,13 +72,7 @@ def drop_removed_keys(raw: Mapping[str, Any], section: str) -> dict[str, Any]:
             DeprecationWarning,
             stacklevel=5,
         )
-    for key, new in old_values.items():
-        warnings.warn(
-            f"{section}.{key}={raw[key]!r} is deprecated and means {new!r}; write {new!r}.",
-            DeprecationWarning,
-            stacklevel=5,
-        )
-    return {k: old_values.get(k, v) for k, v in raw.items() if k not in found}
+    return {k: v for k, v in raw.items() if k not in found}
 
 
 def unknown_key(key: str, prefix: str, known: Mapping[str, Any]) -> str:

@@ -110,14 +110,25 @@ class RewardConfig(eqx.Module):
 
 
 class LoggingConfig(eqx.Module):
-    """All logging behavior and formats (the batched-logging design's fields).
+    """All logging behavior and formats (the batched-logging design's fields and defaults).
 
-    ``structured_logging`` and ``log_key_moments`` of the design were never read by any
-    handler and are gone; configs that carry them load with a ``DeprecationWarning``.
+    Episode files (the file handler, ``runs/<run>/episodes/``):
+
+    - ``structured_logging``: write machine-readable episode records (true), in the form
+      ``log_format`` names; false writes only the human-readable text file (one line per
+      event) and no JSON.
+    - ``log_format``: ``"json"``, one JSON document per episode; ``"structured"``, JSON
+      Lines, one self-describing record per event (``{"event": "task_start" | "step" |
+      "summary", ...}``); ``"text"``, the JSON document and the text file beside it.
+    - ``log_key_moments``: a single episode's key moments (``first_success``, the first step
+      that solves the task, and ``episode_end``, its last step) are kept whole, whatever
+      ``log_operations``/``log_grid_changes``/``log_rewards`` strip from ordinary steps, and
+      named in the step record (``"key_moments": ["first_success", "episode_end"]``).
     """
 
     # Core logging settings
-    log_format: Literal["json", "text"] = "json"
+    structured_logging: bool = True
+    log_format: Literal["json", "text", "structured"] = "json"
     # the level `jaxarc train` gives the "jaxarc" logger (the library never changes levels)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     compression: bool = True
@@ -129,6 +140,7 @@ class LoggingConfig(eqx.Module):
     log_rewards: bool = False
     log_episode_start: bool = True
     log_episode_end: bool = True
+    log_key_moments: bool = True
 
     # Logging frequency and timing
     log_frequency: int = 10
@@ -139,7 +151,8 @@ class LoggingConfig(eqx.Module):
     num_samples: int = 3
     sample_frequency: int = 50
     # also sample the best and the worst finished episode (by similarity) of the batch
-    sample_best_worst: bool = True
+    # (a jaxarc extension: off by default, the design's behaviour; on in `jaxarc train`)
+    sample_best_worst: bool = False
 
     # Aggregated metrics selection
     log_aggregated_rewards: bool = True

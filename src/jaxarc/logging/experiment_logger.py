@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -21,6 +22,7 @@ import numpy as np
 import yaml
 
 from ..config import JaxArcConfig
+from ..types import StepType
 from . import batch as B
 from .handlers.base import HANDLER_METHODS, handler_method
 
@@ -163,7 +165,14 @@ class ExperimentLogger:
         #: ``env_steps_per_second`` (between logged updates, so compilation is left out)
         self.env_steps_per_update: int | None = None
         self._last_event: tuple[int, float] | None = None  # (step, time) of the last metrics
-        self._last_logged: int | None = None  # the last host event's step
+        #: the highest step logged so far per stream ("batch", "metrics"), and the streams
+        #: already warned about a step that goes back
+        self._last_logged: dict[str, int] = {}
+        self._warned_order: set[str] = set()
+        self._solved_episodes: set[Any] = set()  # episodes whose first success was logged
+        # several threads may share one logger: handler calls and the step bookkeeping are
+        # serialised, so no line is torn and no event lost (the device work is not)
+        self._lock = threading.RLock()
         if not self.is_main_process:
             return
         if handlers is None:
@@ -212,6 +221,10 @@ class ExperimentLogger:
         }
 
     def _dispatch(self, method: str, *args: Any) -> None:
+        with self._lock:
+            self._dispatch_locked(method, *args)
+
+    def _dispatch_locked(self, method: str, *args: Any) -> None:
         for name, fn in self._routes[method]:
             if name in self._disabled:
                 continue
@@ -242,13 +255,24 @@ class ExperimentLogger:
     # single episodes -------------------------------------------------------------------
     def log_task_start(self, task_data: dict[str, Any]) -> None:
         """An episode begins (``task_id``, ``episode_num``, the task's pairs...)."""
+        self._solved_episodes.discard(task_data.get("episode_num", 0))  # a new episode
         if self.handlers and self.config.logging.log_episode_start:
             self._dispatch("log_task_start", task_data)
 
     def log_step(self, step_data: dict[str, Any]) -> None:
         """One environment step; content flags ``log_operations``, ``log_grid_changes`` and
-        ``log_rewards`` decide whether operations, grids and rewards are kept."""
+        ``log_rewards`` decide whether operations, grids and rewards are kept.
+
+        With ``log_key_moments`` a key moment of the episode — ``first_success`` (the first
+        step with ``success`` true) and ``episode_end`` (a terminated or truncated
+        ``step_type``) — is kept whole, whatever the content flags say, and its record names
+        it: ``"key_moments": ["first_success", "episode_end"]`` (one or both).
+        """
         if not self.handlers:
+            return
+        moments = self._key_moments(step_data) if self.config.logging.log_key_moments else []
+        if moments:
+            self._dispatch("log_step", {**step_data, "key_moments": moments})
             return
         drop = {
             k
@@ -259,6 +283,17 @@ class ExperimentLogger:
         self._dispatch(
             "log_step", {k: v for k, v in step_data.items() if k not in drop} if drop else step_data
         )
+
+    def _key_moments(self, step_data: Mapping[str, Any]) -> list[str]:
+        """Which key moments of its episode a step is (see :meth:`log_step`)."""
+        moments = []
+        episode = step_data.get("episode_num", 0)
+        if step_data.get("success") and episode not in self._solved_episodes:
+            self._solved_episodes.add(episode)
+            moments.append("first_success")
+        if step_data.get("step_type") in (StepType.TERMINATED, StepType.TRUNCATED):
+            moments.append("episode_end")
+        return moments
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         """An episode ended (``total_reward``, ``final_similarity``, ``success``, states...)."""
@@ -290,8 +325,6 @@ class ExperimentLogger:
             return
         step = self._host_step(step)
         do_log, do_sample = bool(cadence.should_log(step)), bool(cadence.should_sample(step))
-        if (do_log or do_sample) and not self._in_order(step):
-            return
         multi_process = jax.process_count() > 1  # every process joins the (global) reduction
         if (do_log or do_sample) and (self.handlers or multi_process):
             event = self._pipeline.run(
@@ -304,7 +337,9 @@ class ExperimentLogger:
         """Send ready-made metrics (evaluation results, say) to every handler's
         ``log_aggregated_metrics`` at ``step``, as an aggregated batch event would be."""
         if self.handlers and not self._closed:
-            self._dispatch("log_aggregated_metrics", dict(metrics), int(step))
+            with self._lock:
+                self._check_order(int(step), "metrics")
+                self._dispatch("log_aggregated_metrics", dict(metrics), int(step))
 
     @property
     def num_seeds(self) -> int:
@@ -359,16 +394,23 @@ class ExperimentLogger:
         self._auto_step = number + 1
         return number
 
-    def _in_order(self, step: int) -> bool:
-        """Whether an event's step may be logged: not negative, and not before the last one
-        (wandb drops steps that go back). Host calls and in-jit callbacks alike."""
-        last = self._last_logged
-        if step < 0 or (last is not None and step < last):
+    def _check_order(self, step: int, stream: str) -> None:
+        """Note an event's step. A step below the highest one of its stream (several
+        trainers sharing a logger, a restarted worker, an update logged again) or a negative
+        one is logged all the same, with one warning per stream; the report sorts by step."""
+        last = self._last_logged.get(stream)
+        back = step < 0 or (last is not None and step < last)
+        if back and stream not in self._warned_order:
+            self._warned_order.add(stream)
             why = "is negative" if step < 0 else f"goes back from the last logged step {last}"
-            logger.warning("batch_data['update_step'] = %d %s; this event is skipped", step, why)
-            return False
-        self._last_logged = step
-        return True
+            logger.warning(
+                "%s step %d %s; it is logged all the same, as is every later such step "
+                "(warned once; readers sort by step)",
+                stream,
+                step,
+                why,
+            )
+        self._last_logged[stream] = step if last is None else max(last, step)
 
     def _aggregate_batch_metrics(self, batch_data: dict[str, Any]) -> dict[str, float | int]:
         """The design's aggregation: every statistic from one jitted reduction and one transfer."""
@@ -379,21 +421,23 @@ class ExperimentLogger:
         return self._pipeline.sample(batch_data, self.task_names)
 
     def _emit(self, event: B.Event) -> None:
-        if event.metrics:
-            if self.env_steps_per_update:
-                event.metrics.update(self._throughput(event.step))
-            self._dispatch("log_aggregated_metrics", event.metrics, event.step)
-        if event.tasks is not None:
-            self._dispatch("log_task_metrics", event.tasks, event.step)
-        for summary in event.summaries:
-            self.log_episode_summary(summary)
+        with self._lock:  # one event's lines together, whatever other threads log
+            self._check_order(event.step, "batch")
+            if event.metrics:
+                if self.env_steps_per_update:
+                    event.metrics.update(self._throughput(event.step))
+                self._dispatch("log_aggregated_metrics", event.metrics, event.step)
+            if event.tasks is not None:
+                self._dispatch("log_task_metrics", event.tasks, event.step)
+            for summary in event.summaries:
+                self.log_episode_summary(summary)
 
     def _emit_from_device(
         self, step: Any, fetched: B.Fetched, do_log: Any, do_sample: Any, plan: B.Plan
     ) -> None:
         # runs on the host inside a callback: numpy only, and it must never raise
         try:
-            if not self.handlers or self._closed or not self._in_order(int(step)):
+            if not self.handlers or self._closed:
                 return
             self._emit(
                 B.host_stage(
@@ -420,7 +464,8 @@ class ExperimentLogger:
             seconds = max(now - self._last_event[1], 1e-9)
             steps = (step - self._last_event[0]) * per_update * self.num_seeds
             out["env_steps_per_second"] = steps / seconds
-        self._last_event = (step, now)
+        if self._last_event is None or step > self._last_event[0]:
+            self._last_event = (step, now)  # a step that goes back has no rate of its own
         return out
 
     # shutdown --------------------------------------------------------------------------

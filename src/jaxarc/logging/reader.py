@@ -199,18 +199,40 @@ def read_baselines(run_dir: str | Path) -> dict[str, dict[str, float]]:
 
 
 def load_episodes(run_dir: str | Path, pattern: str = "episode_*") -> list[dict[str, Any]]:
-    """The episode files written by the FileHandler (``.json`` and ``.json.gz``) whose name
-    matches ``pattern`` (default: all; ``episode_000050_env*``: those sampled at update 50),
-    in name order."""
+    """The episode files written by the FileHandler (``.json``, and ``.jsonl`` of
+    ``log_format="structured"``, each maybe ``.gz``) whose name matches ``pattern`` (default:
+    all; ``episode_000050_env*``: those sampled at update 50), in name order, each as one
+    ``{"episode_num", "task", "steps", "summary"}`` document."""
     folder = Path(run_dir) / "episodes"
     out = []
     for path in sorted(folder.glob(f"{pattern}.json*")):
+        name = path.name.removesuffix(".gz")
         if path.suffix == ".gz":
             with gzip.open(path, "rt", encoding="utf-8") as f:
-                out.append(json.load(f))
-        elif path.suffix == ".json":
-            out.append(json.loads(path.read_text(encoding="utf-8")))
+                text = f.read()
+        else:
+            text = path.read_text(encoding="utf-8")
+        if name.endswith(".json"):
+            out.append(json.loads(text))
+        elif name.endswith(".jsonl"):
+            out.append(_episode_from_lines(text))
     return out
+
+
+def _episode_from_lines(text: str) -> dict[str, Any]:
+    """One structured (JSON Lines) episode file as the JSON document of the default format."""
+    episode: dict[str, Any] = {"episode_num": 0, "task": None, "steps": [], "summary": None}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        event = record.pop("event", None)
+        if event == "step":
+            episode["steps"].append(record)
+        elif event in ("task_start", "summary"):
+            episode["task" if event == "task_start" else "summary"] = record
+            episode["episode_num"] = record.get("episode_num", episode["episode_num"])
+    return episode
 
 
 #: ``jaxarc eval`` writes ``<run>/eval/<name>.json`` (its metrics: ``eval/batch_metrics.jsonl``)

@@ -171,16 +171,33 @@ def host_stage(
     task_lookup: Sequence[str] | None,
     num_random: int | None = None,
     seeds: int = 1,
+    host_vectors: tuple[np.ndarray, ...] = (),
+    mask: Any = None,
 ) -> Event:
     """Decode the fetched numbers into the design's metrics and episode summaries
     (``num_random``: how many of the sampled rows are random; best and worst follow;
-    ``seeds``: the seed axis of :mod:`.seeds`)."""
+    ``seeds``: the seed axis of :mod:`.seeds`; ``host_vectors``: the values of
+    ``layout.host_vectors``, reduced here with the validity ``mask``)."""
     stats, samples, per_task = fetched
     metrics: dict[str, float | int] = {}
+    host_stats: list[dict[str, Any]] = [{}] * seeds
+    if stats is not None and layout.host_vectors:
+        done = None if mask is None else np.asarray(mask)  # a transfer only when on device
+        host_stats = [
+            R.host_vector_stats(
+                layout.host_vectors,
+                tuple(v if seeds == 1 else v[s] for v in host_vectors),
+                None if done is None else (done if seeds == 1 else done[s]),
+            )
+            for s in range(seeds)
+        ]
     if stats is not None and seeds == 1:
-        metrics = R.decode(stats, layout, host_scalars, step)
+        metrics = R.decode(stats, layout, host_scalars, step, host_stats[0])
     elif stats is not None:
-        per_seed = [R.decode(row, layout, host_scalars, step) for row in np.asarray(stats)]
+        per_seed = [
+            R.decode(row, layout, host_scalars, step, host_stats[s])
+            for s, row in enumerate(np.asarray(stats))
+        ]
         metrics = S.merge(per_seed, set(host_scalars))
     episodes: list[dict[str, Any]] = []
     if samples is not None:
@@ -255,6 +272,8 @@ class BatchPipeline:
             task_lookup,
             self.num_random(plan.batch_size),
             self.num_seeds,
+            host_vectors=plan.host_vectors,
+            mask=plan.mask,
         )
 
     def _device_stage(

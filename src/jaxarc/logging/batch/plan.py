@@ -31,7 +31,10 @@ class VectorSlot(NamedTuple):
     metric: str
     key: str
     dtype: np.dtype  # as it is on the device (int64 is int32 unless x64 is on)
-    as_float: bool = False  # a host 64-bit integer array, sent as float32 (it would wrap)
+    # a host (numpy) 64-bit integer array: reduced exactly in numpy on the host (it is there
+    # already; on a device without x64 it would wrap at ±2³¹)
+    on_host: bool = False
+    as_float: bool = False  # the same inside jax.jit: sent as float32 instead
 
 
 class ScalarSlot(NamedTuple):
@@ -48,6 +51,7 @@ class Layout:
     Attributes:
         batch_size: ``B``, or ``None`` when the batch has no ``[B]`` array.
         vectors: each ``[B]`` array reduced on device.
+        host_vectors: each host 64-bit integer ``[B]`` array, reduced exactly on the host.
         scalars: each scalar, in ``batch_data``'s order: device scalars are fetched with
             the statistics, host scalars (Python/numpy) passed through unchanged.
         mask_key: the key of the validity mask, if any.
@@ -57,6 +61,7 @@ class Layout:
     vectors: tuple[VectorSlot, ...] = ()
     scalars: tuple[ScalarSlot, ...] = ()
     mask_key: str | None = None
+    host_vectors: tuple[VectorSlot, ...] = ()
     _hash: int = field(init=False, repr=False, compare=False, default=0)
     device_scalars: tuple[ScalarSlot, ...] = field(
         init=False, repr=False, compare=False, default=()
@@ -65,7 +70,9 @@ class Layout:
 
     def __post_init__(self) -> None:  # derived once: every logged event reads them
         object.__setattr__(
-            self, "_hash", hash((self.batch_size, self.vectors, self.scalars, self.mask_key))
+            self,
+            "_hash",
+            hash((self.batch_size, self.vectors, self.scalars, self.mask_key, self.host_vectors)),
         )
         object.__setattr__(
             self, "device_scalars", tuple(s for s in self.scalars if s.dtype is not None)
@@ -93,6 +100,7 @@ class Layout:
             ),
             {s.metric: host_value(batch_data[s.key]) for s in self.host_scalars},
             None if self.mask_key is None else batch_data[self.mask_key],
+            host_vectors=tuple([np.asarray(batch_data[s.key]) for s in self.host_vectors]),
         )
 
 
@@ -107,6 +115,7 @@ class Plan:
     mask: Any = None
     per_env: dict[str, Any] = field(default_factory=dict)  # [B, ...] pytrees to sample rows from
     task_names: list[str] | None = None  # one name per environment, when task_ids is a list
+    host_vectors: tuple[np.ndarray, ...] = ()  # the values of ``layout.host_vectors``
 
     @property
     def batch_size(self) -> int | None:
@@ -221,6 +230,7 @@ def _vector_ok(key: str, value: Any, size: int | None, skip: Warn) -> bool:
 def _layout(
     batch_data: Mapping[str, Any], config: LoggingConfig, size: int | None, skip: Warn
 ) -> Layout:
+    traced = contains_tracer(batch_data)
     """Sort every key into vectors, device scalars and host scalars (or skip it)."""
     mask_key = next(
         (k for k in MASK_KEYS if k in batch_data and _vector_ok(k, batch_data[k], size, skip)), None
@@ -236,7 +246,7 @@ def _layout(
         metric = spec.metric if spec is not None else key
         if spec is not None and spec.kind != "scalar":
             if _vector_ok(key, value, size, skip):
-                vectors.append(_vector_slot(metric, key, value))
+                vectors.append(_vector_slot(metric, key, value, traced))
             continue
         kind = _scalar_kind(value)
         if kind == "host":
@@ -246,20 +256,25 @@ def _layout(
         elif spec is not None:
             skip(key, f"should be a number, got {_describe(value)}")
         elif _vector_ok(key, value, size, skip):
-            vectors.append(_vector_slot(metric, key, value))
+            vectors.append(_vector_slot(metric, key, value, traced))
     vectors, scalars = _without_collisions(vectors, scalars, skip)
-    return Layout(size, tuple(vectors), tuple(scalars), mask_key)
+    on_device = tuple(v for v in vectors if not v.on_host)
+    on_host = tuple(v for v in vectors if v.on_host)
+    return Layout(size, on_device, tuple(scalars), mask_key, on_host)
 
 
-def _vector_slot(metric: str, key: str, value: Any) -> VectorSlot:
-    """A host 64-bit integer array would wrap at ±2³¹ on a device without x64: it is sent as
-    float32 instead (exact below 2²⁴), with a warning once per batch layout."""
+def _vector_slot(metric: str, key: str, value: Any, traced: bool) -> VectorSlot:
+    """A host 64-bit integer array would wrap at ±2³¹ on a device without x64: it is reduced
+    exactly on the host, where it already is. Inside ``jax.jit`` (a numpy constant beside
+    traced values) it is reduced on device as float32 (exact below 2²⁴), with a warning."""
     dtype = device_dtype(value)
     wide = isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.dtype.itemsize == 8
     if wide and dtype.itemsize < 8:
+        if not traced:
+            return VectorSlot(metric, key, np.dtype(value.dtype), on_host=True)
         logger.warning(
-            "batch_data[%r] is %s: its statistics are computed in float32 (exact below 2**24), "
-            "as JAX without x64 would wrap its values at ±2**31",
+            "batch_data[%r] is a numpy %s constant inside jax.jit: its statistics are computed "
+            "in float32 (exact below 2**24), as JAX without x64 would wrap its values at ±2**31",
             key,
             value.dtype,
         )

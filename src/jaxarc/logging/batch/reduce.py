@@ -298,6 +298,13 @@ def _program(layout: Layout) -> tuple[int, np.dtype, tuple[_Op, ...]]:
             )
         )
         i_at += 2 if how else 0
+    for slot in layout.host_vectors:  # reduced on the host: numbers from ``host_stats``
+        ops.append(
+            (
+                (0, METRIC_ORDER.get(slot.metric, len(METRIC_ORDER))),
+                (slot.metric, "hostvec", -1, -1, False),
+            )
+        )
     for scalar in layout.scalars:
         order = (1, METRIC_ORDER.get(scalar.metric, len(METRIC_ORDER)))
         if scalar.dtype is None:
@@ -320,12 +327,14 @@ def decode(
     layout: Layout,
     host_scalars: dict[str, int | float],
     step: int | None = None,
+    host_stats: dict[str, dict[str, float | int]] | None = None,
 ) -> dict[str, float | int]:
     """The fetched reduction as the design's flat ``{metric: number}``, in display order.
 
     A ``[B]`` key with no kept value yields no numbers; non-finite values are counted in
     ``<name>_nonfinite`` and warned about. Integer maxima/minima and integer scalars are
-    Python ints, exact; host scalars are returned as they came.
+    Python ints, exact; host scalars are returned as they came, and the statistics of
+    ``layout.host_vectors`` are taken from ``host_stats`` (:func:`host_vector_stats`).
     """
     packed = np.asarray(fetched, np.float32)
     int_start, ints_dtype, program = _program(layout)
@@ -334,6 +343,9 @@ def decode(
     unsigned = ints.view(np.dtype(f"u{ints.itemsize}"))
     metrics: dict[str, float | int] = {}
     for name, where, at, int_at, bitcast in program:
+        if where == "hostvec":
+            metrics.update((host_stats or {}).get(name, {}))
+            continue
         if where == "vector" or where == "rate":
             count, nonfinite, mean, std, vmax, vmin = f[at : at + len(STAT_FIELDS)]
             if nonfinite:
@@ -365,3 +377,40 @@ def decode(
             logger.warning("%s is %s%s; not logged", name, value, _at(step))
             metrics[name + NONFINITE_SUFFIX] = 1
     return metrics
+
+
+def host_vector_stats(
+    slots: tuple[Any, ...], values: tuple[np.ndarray, ...], mask: np.ndarray | None
+) -> dict[str, dict[str, float | int]]:
+    """The statistics of host integer ``[B]`` arrays, exactly, in numpy: mean and std in
+    float64, max and min as Python ints (their dtype may not fit the device's int32).
+
+    Args:
+        slots: the arrays' :class:`~.plan.VectorSlot` s (``layout.host_vectors``).
+        values: the arrays, ``[B]`` each.
+        mask: ``[B]`` bool, which entries count (``None``: all).
+
+    Returns:
+        ``{metric: {name: number}}``; no numbers for an array with no counted entry.
+    """
+    out: dict[str, dict[str, float | int]] = {}
+    for slot, x in zip(slots, values, strict=True):
+        kept = x if mask is None else x[np.asarray(mask).astype(bool)]
+        spec = BY_METRIC.get(slot.metric)
+        if kept.size == 0:
+            out[slot.metric] = {}
+        elif spec is not None and spec.kind == "rate":
+            out[slot.metric] = {slot.metric: float(np.mean(kept, dtype=np.float64))}
+        else:
+            low = kept.min()
+            # the distance to the minimum, exact in wrapping 64-bit arithmetic (it is below
+            # 2**64 whatever the values), then float64: mean and std keep float64 precision
+            # where the values themselves (beyond 2**53) would lose it
+            above = (kept.view(np.uint64) - low.view(np.uint64)).astype(np.float64)
+            out[slot.metric] = {
+                f"{slot.metric}_mean": float(int(low)) + float(np.mean(above)),
+                f"{slot.metric}_std": float(np.std(above)),
+                f"{slot.metric}_max": int(kept.max()),
+                f"{slot.metric}_min": int(kept.min()),
+            }
+    return out

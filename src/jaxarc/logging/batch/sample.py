@@ -1,5 +1,6 @@
-"""Sampled episodes: which environments (``PRNGKey(update_step)``, plus optionally the best
-and the worst finished episode by similarity), their rows gathered on device, and the
+"""Sampled episodes: which environments (the design's ``jax.random.choice`` with
+``PRNGKey(update_step)``, plus optionally the best and the worst finished episode by
+similarity), their rows gathered on device, and the
 design's episode summaries built from the fetched rows."""
 
 from __future__ import annotations
@@ -14,15 +15,35 @@ import numpy as np
 from ...types import operation_name
 from .contract import EXTREMES_KEY, MASK_KEYS
 
+#: The largest batch (``B``, times ``S`` seeds) sampled by the design's exact rule. Above it
+#: the O(k) draw of :func:`floyd_indices` is used: ``jax.random.choice(replace=False)``
+#: permutes all ``B`` entries, and from about this size on that costs more than the whole
+#: aggregation of the batch (``python benchmarks/batched_logging.py``, "sampling"; 0.8 s at
+#: B = 10⁶ on 2 cores). The one deliberate difference from the design's sampling.
+DESIGN_SAMPLING_MAX_BATCH = 4096
+
 
 def sample_indices(update_step: Any, batch_size: int, num_samples: int) -> jax.Array:
-    """``num_samples`` distinct env indices drawn with ``PRNGKey(update_step)`` (all when
-    ``num_samples >= B``): every subset equally likely (the order within it is not uniform,
-    and nothing relies on it), with Floyd's algorithm — ``k`` draws, whatever ``B``
-    (``jax.random.choice(replace=False)`` permutes all ``B``: 0.44 s at B = 10⁶ here)."""
+    """``num_samples`` distinct env indices chosen with ``PRNGKey(update_step)``; all of them
+    when ``num_samples >= B``.
+
+    Up to :data:`DESIGN_SAMPLING_MAX_BATCH` this is the design's rule exactly,
+    ``jax.random.choice(PRNGKey(update_step), B, shape=(num_samples,), replace=False)``
+    (same indices, same order); above it :func:`floyd_indices`.
+    """
     if num_samples >= batch_size:
         return jnp.arange(batch_size, dtype=jnp.int32)
     key = jax.random.PRNGKey(update_step)
+    if batch_size <= DESIGN_SAMPLING_MAX_BATCH:
+        picks = jax.random.choice(key, batch_size, shape=(num_samples,), replace=False)
+        return picks.astype(jnp.int32)
+    return floyd_indices(key, batch_size, num_samples)
+
+
+def floyd_indices(key: jax.Array, batch_size: int, num_samples: int) -> jax.Array:
+    """``num_samples`` distinct indices below ``batch_size`` with Floyd's algorithm: ``k``
+    draws whatever ``B`` (every subset equally likely; the order within it is not uniform,
+    and nothing relies on it)."""
     first = batch_size - num_samples
 
     def draw(i: int | jax.Array, chosen: jax.Array) -> jax.Array:

@@ -26,10 +26,13 @@ class FileHandler(BaseHandler):
     """Writes under ``run_dir``:
 
     - ``episodes/episode_<num>[_env<id>].json`` (``.json.gz`` when ``compression``): the task,
-      every logged step and the summary. A name already taken gets a ``_<n>`` suffix, so
-      nothing is ever overwritten.
+      every logged step and the summary (``log_format="json"``, the default). A name already
+      taken gets a ``_<n>`` suffix, so nothing is ever overwritten.
+    - ``episodes/…jsonl[.gz]`` instead with ``log_format="structured"``: JSON Lines, one
+      record per event, ``{"event": "task_start" | "step" | "summary", ...}``.
+    - ``episodes/…txt``, one line per event, beside the JSON with ``log_format="text"``, and
+      alone (no JSON at all) with ``structured_logging=false``.
     - ``episodes/…_states.pkl[.gz]`` with the raw step payloads when ``include_full_states``.
-    - ``episodes/…txt`` one line per event when ``log_format == "text"``.
     - ``batch_metrics.jsonl``: one ``{"timestamp", "step", "metrics"}`` line per aggregated event.
     - ``task_metrics.jsonl``: one ``{"timestamp", "step", "tasks"}`` line per aggregated event
       with ``logging.per_task_metrics`` (episodes, successes, success rate and mean
@@ -139,20 +142,17 @@ class FileHandler(BaseHandler):
             f"_env{int(environment_id):05d}" if environment_id is not None else ""
         )
         gz = self.config.compression
-        path = self._unique(stem, ".json.gz" if gz else ".json")
-        text = dumps(episode)
-        write_atomic(path, gzip.compress(text.encode("utf-8")) if gz else text)
-        if self.config.log_format == "text":
-            self._write_text(
-                path.with_suffix("").with_suffix(".txt") if gz else path.with_suffix(".txt"),
-                episode,
-            )
+        structured = self.config.structured_logging
+        kind = ".jsonl" if self.config.log_format == "structured" else ".json"
+        path = self._unique(stem, kind + (".gz" if gz else "") if structured else ".txt")
+        base = path.name.split(".")[0]  # the unique stem, shared by the files beside it
+        if structured:
+            text = _json_lines(episode) if kind == ".jsonl" else dumps(episode)
+            write_atomic(path, gzip.compress(text.encode("utf-8")) if gz else text)
+        if not structured or self.config.log_format == "text":
+            self._write_text(self.episode_dir / f"{base}.txt", episode)
         if self.config.include_full_states and (raw_steps or episode.get("summary")):
-            pkl = (
-                path.name.replace(".json.gz", "").replace(".json", "")
-                + "_states.pkl"
-                + (".gz" if gz else "")
-            )
+            pkl = base + "_states.pkl" + (".gz" if gz else "")
             states = {
                 "steps": raw_steps,
                 "summary": episode.get("summary"),
@@ -172,6 +172,7 @@ class FileHandler(BaseHandler):
             lines.append(
                 f"step {s.get('step_num')}: {s.get('operation_name', s.get('operation'))} "
                 f"reward={s.get('reward')} similarity={s.get('similarity')}"
+                + (f" [{', '.join(s['key_moments'])}]" if s.get("key_moments") else "")
             )
         if episode.get("summary"):
             sm = episode["summary"]
@@ -180,3 +181,14 @@ class FileHandler(BaseHandler):
                 f"similarity={sm.get('final_similarity')} success={sm.get('success')}"
             )
         write_atomic(path, "\n".join(lines) + "\n")
+
+
+def _json_lines(episode: dict[str, Any]) -> str:
+    """An episode as JSON Lines: its task start, each step and its summary, one record each."""
+    records = []
+    if episode.get("task") is not None:
+        records.append({"event": "task_start", **episode["task"]})
+    records += [{"event": "step", **step} for step in episode["steps"]]
+    if episode.get("summary") is not None:
+        records.append({"event": "summary", **episode["summary"]})
+    return "".join(dumps(r) + "\n" for r in records)

@@ -1,8 +1,7 @@
-"""WandbHandler: real Weights & Biases, offline by default, steps kept monotonic."""
+"""WandbHandler: real Weights & Biases, offline by default, every event kept (custom x-axes)."""
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +17,11 @@ if TYPE_CHECKING:
     from wandb import Image as WandbImage
     from wandb import Run as WandbRun
 
-logger = logging.getLogger("jaxarc.logging.wandb")
+#: each x-axis metric and the panels (key prefixes) drawn against it
+X_AXES: dict[str, tuple[str, ...]] = {
+    "update_step": ("batch", "sample"),
+    "env_step": ("task", "step", "episode"),
+}
 
 
 def _import_wandb() -> ModuleType:
@@ -35,12 +38,14 @@ def _import_wandb() -> ModuleType:
 class WandbHandler(BaseHandler):
     """Logs to a wandb run whose files live in ``run_dir/wandb``.
 
-    Every ``log`` carries an explicit ``step=``; a step lower than the last one sent is
-    warned about and not sent (wandb would otherwise drop it silently). Aggregated metrics
-    go under ``batch/``; task starts under ``task/`` and single steps under ``step/`` at a
-    running env-step counter; episode
-    summaries under ``episode/`` (sampled ones under ``sample/``) with an
-    initial | final | target image.
+    wandb silently drops a ``log(..., step=s)`` whose ``s`` is below the last one, so no
+    call passes ``step=``: each panel has its own x-axis metric (wandb's ``define_metric(...,
+    step_metric=...)``) sent with the values, and events whose steps arrive out of order or
+    repeat (several trainers sharing a logger, a restarted worker) are all kept. Aggregated
+    metrics go under ``batch/`` and sampled episodes under ``sample/``, both against
+    ``update_step``; task starts (``task/``), single steps (``step/``) and episode summaries
+    (``episode/``) against ``env_step``, a running environment-step counter. Summaries carry
+    an initial | final | target image.
     """
 
     def __init__(
@@ -64,25 +69,18 @@ class WandbHandler(BaseHandler):
             settings=wandb.Settings(silent=True, console="off"),
             reinit="create_new",
         )
-        self._last_step = -1
+        for axis, prefixes in X_AXES.items():
+            self.run.define_metric(axis)
+            for prefix in prefixes:
+                self.run.define_metric(f"{prefix}/*", step_metric=axis)
         self._env_steps = 0
         self._samples_at: tuple[int, int] = (-1, 0)  # (update step, pictures logged at it)
         self._task_id: Any = None
 
-    def _log(self, data: dict[str, Any], step: int) -> None:
+    def _log(self, data: dict[str, Any], axis: str, x: int) -> None:
         if self.run is None or not data:
             return
-        if step < self._last_step:
-            logger.warning(
-                "wandb: step %d is lower than the last step sent (%d); "
-                "these values are not sent: %s",
-                step,
-                self._last_step,
-                sorted(data),
-            )
-            return
-        self.run.log(data, step=step)
-        self._last_step = step
+        self.run.log({**data, axis: x})
 
     def log_task_start(self, task_data: dict[str, Any]) -> None:
         """An episode begins: its numbers under ``task/`` at the running env-step counter, and
@@ -93,7 +91,7 @@ class WandbHandler(BaseHandler):
             for k in ("episode_num", "pair_index", "num_train_pairs", "num_test_pairs")
             if task_data.get(k) is not None
         }
-        self._log(data, max(self._last_step, self._env_steps, 0))
+        self._log(data, "env_step", self._env_steps)
         if self.run is not None and self._task_id is not None:
             self.run.summary["task_id"] = str(self._task_id)
 
@@ -104,16 +102,12 @@ class WandbHandler(BaseHandler):
             for k in ("reward", "similarity")
             if step_data.get(k) is not None
         }
-        self._log(data, max(self._env_steps, self._last_step))
+        self._log(data, "env_step", self._env_steps)
 
     def log_episode_summary(self, summary_data: dict[str, Any]) -> None:
         sampled = "environment_id" in summary_data
         prefix = "sample" if sampled else "episode"
-        step = (
-            int(summary_data.get("episode_num", 0))
-            if sampled
-            else max(self._last_step, self._env_steps, 0)
-        )
+        step = int(summary_data.get("episode_num", 0)) if sampled else self._env_steps
         data: dict[str, Any] = {
             f"{prefix}/{k}": float(summary_data[k])
             for k in ("total_reward", "total_steps", "final_similarity", "success")
@@ -128,7 +122,7 @@ class WandbHandler(BaseHandler):
                     data[f"sample/picture_{k}"] = picture
                 else:
                     data["episode/picture"] = picture
-        self._log(data, step)
+        self._log(data, "update_step" if sampled else "env_step", step)
 
     def _picture(self, summary_data: dict[str, Any], prefix: str) -> WandbImage | WandbHtml | None:
         """Initial | final | target as a ``wandb.Image`` (``wandb.Html`` SVG without Pillow)."""
@@ -157,7 +151,9 @@ class WandbHandler(BaseHandler):
             return page
 
     def log_aggregated_metrics(self, metrics: dict[str, float], step: int) -> None:
-        self._log({f"batch/{key}": value for key, value in metrics.items()}, int(step))
+        self._log(
+            {f"batch/{key}": value for key, value in metrics.items()}, "update_step", int(step)
+        )
 
     def close(self) -> None:
         if self.run is not None:
