@@ -9,7 +9,13 @@
     when it is below 10 the 10x target of (a) cannot be met here;
 (c) the cost of ``log_batch_step`` on an update that logs nothing — target <= 5 us;
 (d) resident memory growth over 10,000 logged events (File handler on), and live device
-    arrays before/after — target <= 20 MB, none kept alive.
+    arrays before/after — target <= 20 MB, none kept alive;
+(e) sampling: the design's rule (``jax.random.choice(PRNGKey(step), B, replace=False)``,
+    which permutes all B) vs Floyd's O(k) draw, beside the aggregation of the same batch —
+    the largest B where the design's rule costs no more per update than the aggregation at
+    the design's cadences (a sample every 50 updates, statistics every 10: choice <= 5 x
+    aggregation) is ``DESIGN_SAMPLING_MAX_BATCH`` (``jaxarc/logging/batch/sample.py``); and
+    a whole sampled event at B = 10**6 (above it) — target <= 1 ms.
 
     python benchmarks/batched_logging.py [--sizes 100 1000 10000 100000] \
 [--out benchmarks/results/batched_logging.json]
@@ -53,6 +59,7 @@ import resource
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import jax
@@ -61,6 +68,7 @@ import numpy as np
 
 import jaxarc
 from jaxarc.logging import ExperimentLogger
+from jaxarc.logging.batch.sample import DESIGN_SAMPLING_MAX_BATCH, floyd_indices
 
 
 def design_literal_aggregate(batch_data, log_cfg):
@@ -271,6 +279,8 @@ def main() -> None:
         f"live device arrays {live_before} -> {live_after}"
     )
 
+    sampling = measure_sampling(log, cfg)
+
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
@@ -289,12 +299,67 @@ def main() -> None:
                     "ms_per_event": 1e3 * elapsed / args.events,
                     "jsonl_lines": lines,
                 },
+                "sampling": sampling,
                 "numpy": np.__version__,
             },
             indent=2,
         )
     )
     print(f"saved {out}")
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _design_choice(step, b, k):
+    return jax.random.choice(jax.random.PRNGKey(step), b, shape=(k,), replace=False)
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _floyd(step, b, k):
+    return floyd_indices(jax.random.PRNGKey(step), b, k)
+
+
+def measure_sampling(log, cfg, sizes=(256, 1024, 2048, 4096, 16384, 65536, 10**6)) -> dict:
+    """(e): the design's sampling rule vs Floyd's, beside the aggregation, per batch size."""
+    print("sampling (3 of B): the design's jax.random.choice vs Floyd, beside the aggregation")
+    print(f"{'B':>8} {'design us':>10} {'Floyd us':>9} {'aggregation us':>15}")
+    rows = []
+    for b in sizes:
+        data = make_batch(b)
+        repeats = 200 if b <= 16384 else 20
+        t = timeit(
+            {
+                "design": lambda b=b: jax.device_get(_design_choice(np.int32(7), b, 3)),
+                "floyd": lambda b=b: jax.device_get(_floyd(np.int32(7), b, 3)),
+                "aggregation": lambda d=data: log._aggregate_batch_metrics(d),
+            },
+            repeats,
+        )
+        rows.append({"batch_size": b, **{f"{k}_us": 1e6 * v for k, v in t.items()}})
+        print(
+            f"{b:>8} {1e6 * t['design']:>10.1f} {1e6 * t['floyd']:>9.1f} "
+            f"{1e6 * t['aggregation']:>15.1f}"
+        )
+    # per update, at the design's cadences (samples every 50 updates, statistics every 10),
+    # the design's rule costs no more than the aggregation while choice <= 5 x aggregation
+    per_update = cfg.logging.sample_frequency / cfg.logging.log_frequency
+    cheap = [r["batch_size"] for r in rows if r["design_us"] <= per_update * r["aggregation_us"]]
+    suggested = max(cheap) if cheap else None
+    # a whole sampled event above the threshold: indices, rows gathered on device, summaries
+    sample_cfg = dataclasses.replace(cfg.logging, sample_best_worst=False)
+    sample_log = ExperimentLogger(dataclasses.replace(cfg, logging=sample_cfg), handlers={})
+    big = make_batch(10**6)
+    t_event = timeit({"event": lambda: sample_log._sample_episodes_from_batch(big)}, 30)["event"]
+    print(
+        f"largest B where the design's rule costs <= the aggregation per update: {suggested} "
+        f"(DESIGN_SAMPLING_MAX_BATCH = {DESIGN_SAMPLING_MAX_BATCH}); a sampled event at "
+        f"B = 10**6: {1e3 * t_event:.3f} ms"
+    )
+    return {
+        "rows": rows,
+        "largest_batch_design_rule_within_aggregation_per_update": suggested,
+        "design_sampling_max_batch": DESIGN_SAMPLING_MAX_BATCH,
+        "sampled_event_ms_at_1e6": 1e3 * t_event,
+    }
 
 
 if __name__ == "__main__":

@@ -500,18 +500,23 @@ def test_best_and_worst_episodes_are_sampled_beside_the_random_ones(cfg):
     assert len(ids) == len(set(ids))
 
 
-def test_sampled_subsets_are_uniform_and_cost_k_draws():
-    """Floyd's algorithm: every environment equally likely, never twice in one draw."""
-    from jaxarc.logging.batch.sample import sample_indices
+def test_floyd_subsets_are_uniform_and_cost_k_draws():
+    """Above ``DESIGN_SAMPLING_MAX_BATCH``: Floyd's algorithm, every environment equally
+    likely, never twice in one draw, no permutation of B entries."""
+    from jaxarc.logging.batch.sample import floyd_indices, sample_indices
 
-    draw = jax.jit(jax.vmap(sample_indices, in_axes=(0, None, None)), static_argnums=(1, 2))
+    def floyd(step, b, k):
+        return floyd_indices(jax.random.PRNGKey(step), b, k)
+
+    draw = jax.jit(jax.vmap(floyd, in_axes=(0, None, None)), static_argnums=(1, 2))
     picks = np.asarray(draw(jnp.arange(3000), 10, 3))
     assert all(len(set(row)) == 3 for row in picks.tolist())
     counts = np.bincount(picks.ravel(), minlength=10)  # expected 900 each
     chi2 = float(((counts - 900) ** 2 / 900).sum())
     assert chi2 < 27.9, counts  # chi-square, 9 degrees of freedom, p = 0.001
     assert picks.min() >= 0 and picks.max() < 10
-    big = np.asarray(sample_indices(7, 10**6, 5))  # no permutation of a million entries
+    big = np.asarray(sample_indices(7, 10**6, 5))  # Floyd: no permutation of a million entries
+    assert big.tolist() == np.asarray(floyd(7, 10**6, 5)).tolist()
     assert len(set(big.tolist())) == 5 and big.max() < 10**6
 
 
