@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -134,9 +135,11 @@ class Action(eqx.Module):
 
 
 class Observation(eqx.Module):
-    """What the agent sees: the fields of :class:`State` it may see, under the same names.
+    """What the agent sees: the fields of :class:`State` it may see, under the same names
+    (:class:`InContextObservation` adds the demonstrations).
 
-    In evaluation mode the target is hidden (all zeros, empty mask).
+    The target is hidden (all zeros, empty mask) in evaluation mode and with
+    ``environment.observe_target=false``.
     """
 
     working_grid: jax.Array  # int8[H, W]
@@ -149,6 +152,22 @@ class Observation(eqx.Module):
     clipboard: jax.Array  # int8[H, W]
     clipboard_mask: jax.Array
     step_count: jax.Array  # int32[]
+
+
+class InContextObservation(Observation):
+    """An :class:`Observation` with the task's demonstration pairs
+    (``environment.demonstrations``), in the episode's augmentation.
+
+    ``demo_*`` grids and masks are ``[P, H, W]`` (``P`` = the buffer's train-pair slots);
+    ``demo_valid: bool[P]`` says which slots hold a demonstration (padding slots and, in
+    training, the query's own pair do not; see :mod:`jaxarc.envs.tasks`).
+    """
+
+    demo_inputs: jax.Array  # int8[P, H, W]
+    demo_input_masks: jax.Array  # bool[P, H, W]
+    demo_outputs: jax.Array
+    demo_output_masks: jax.Array
+    demo_valid: jax.Array  # bool[P]
 
 
 class State(eqx.Module):
@@ -170,6 +189,9 @@ class State(eqx.Module):
     pair_index: jax.Array  # int32[]
     key: jax.Array  # PRNG key
     done: jax.Array  # bool[]
+    #: the episode's task augmentation (``jaxarc.envs.augment.Augmentation``; the identity
+    #: unless ``environment.augment``): every grid above is in its frame
+    augmentation: Any = None
 
 
 class StepType(enum.IntEnum):

@@ -24,10 +24,28 @@ logger = logging.getLogger("jaxarc.config")
 
 
 class EnvironmentConfig(eqx.Module):
-    """Episode rules."""
+    """Episode rules, and what the agent sees.
+
+    - ``episode_mode``: ``train`` plays the tasks' train pairs, ``eval`` their test pairs
+      (with the target always hidden).
+    - ``observe_target``: the target grid is in the observation (the ARCLE paper's setting,
+      "target visible"); false hides it — the reward still comes from it.
+    - ``demonstrations``: the observation carries the task's demonstration pairs: the other
+      train pairs for a train query (leave-one-out), all train pairs for a test query.
+    - ``augment``: each episode draws one of the 8 symmetries of the square and a colour
+      permutation (colour 0 fixed unless ``augment_all_colors``) and applies it to every
+      grid of the task it shows; the state records it (``jaxarc.envs.augment``).
+
+    The ``in_context`` preset is ARC's own problem: demonstrations in, target hidden,
+    augmentation on.
+    """
 
     max_episode_steps: int = 100
     episode_mode: Literal["train", "eval"] = "train"
+    observe_target: bool = True
+    demonstrations: bool = False
+    augment: bool = False
+    augment_all_colors: bool = False
 
     def problems(self) -> list[str]:
         return (

@@ -16,6 +16,7 @@ from ..types import (
     NUM_OPERATIONS,
     Action,
     Extras,
+    InContextObservation,
     Observation,
     Operation,
     State,
@@ -23,6 +24,8 @@ from ..types import (
     TaskBuffer,
     TimeStep,
 )
+from . import augment as A
+from . import tasks
 from .operations import apply_operation
 from .reward import compute_reward, similarity
 from .spaces import ActionSpace, ObservationSpace
@@ -36,6 +39,11 @@ class EnvParams(eqx.Module):
     reward: RewardConfig = eqx.field(static=True)
     max_episode_steps: int = eqx.field(static=True)
     train_mode: bool = eqx.field(static=True)
+    #: what the agent sees and how tasks are shown (``EnvironmentConfig``'s keys)
+    observe_target: bool = eqx.field(static=True, default=True)
+    demonstrations: bool = eqx.field(static=True, default=False)
+    augment: bool = eqx.field(static=True, default=False)
+    augment_all_colors: bool = eqx.field(static=True, default=False)
     #: ``float32[num_tasks]`` log-weights of the task a reset picks (``None``: uniform);
     #: a trainer may change them between updates (``train.task_sampling=prioritized``)
     task_logits: jax.Array | None = None
@@ -57,23 +65,48 @@ class EnvParams(eqx.Module):
             reward=reward,
             max_episode_steps=environment.max_episode_steps,
             train_mode=environment.episode_mode == "train",
+            observe_target=environment.observe_target,
+            demonstrations=environment.demonstrations,
+            augment=environment.augment,
+            augment_all_colors=environment.augment_all_colors,
         )
 
 
 def observe(state: State, params: EnvParams) -> Observation:
-    """The agent's view of ``state`` (the target is hidden in evaluation mode)."""
-    hide = not params.train_mode
-    return Observation(
-        working_grid=state.working_grid,
-        working_grid_mask=state.working_grid_mask,
-        input_grid=state.input_grid,
-        input_grid_mask=state.input_grid_mask,
-        target_grid=jnp.zeros_like(state.target_grid) if hide else state.target_grid,
-        target_grid_mask=jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask,
-        selection=state.selection,
-        clipboard=state.clipboard,
-        clipboard_mask=state.clipboard_mask,
-        step_count=state.step_count,
+    """The agent's view of ``state``: the target is hidden in evaluation mode and with
+    ``observe_target=False``; with ``demonstrations`` the task's demonstration pairs are
+    gathered from ``params.buffer`` (in the episode's augmentation), never kept in the state."""
+    hide = not params.train_mode or not params.observe_target
+    base = {
+        "working_grid": state.working_grid,
+        "working_grid_mask": state.working_grid_mask,
+        "input_grid": state.input_grid,
+        "input_grid_mask": state.input_grid_mask,
+        "target_grid": jnp.zeros_like(state.target_grid) if hide else state.target_grid,
+        "target_grid_mask": (
+            jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask
+        ),
+        "selection": state.selection,
+        "clipboard": state.clipboard,
+        "clipboard_mask": state.clipboard_mask,
+        "step_count": state.step_count,
+    }
+    if not params.demonstrations:
+        return Observation(**base)
+    d = tasks.demonstrations(
+        params.buffer, state.task_index, state.pair_index, test=not params.train_mode
+    )
+    inputs, input_masks, outputs, output_masks = d.inputs, d.input_masks, d.outputs, d.output_masks
+    if params.augment:
+        inputs, input_masks = A.apply(state.augmentation, inputs, input_masks)
+        outputs, output_masks = A.apply(state.augmentation, outputs, output_masks)
+    return InContextObservation(
+        **base,
+        demo_inputs=inputs,
+        demo_input_masks=input_masks,
+        demo_outputs=outputs,
+        demo_output_masks=output_masks,
+        demo_valid=d.valid,
     )
 
 
@@ -85,9 +118,11 @@ def initial_state(
     key: jax.Array,
     task_index: jax.typing.ArrayLike = 0,
     pair_index: jax.typing.ArrayLike = 0,
+    augmentation: A.Augmentation | None = None,
 ) -> State:
     """The state an episode starts in: the working grid is the input grid, nothing is
-    selected or copied, no step taken."""
+    selected or copied, no step taken (the grids are already in ``augmentation``'s frame;
+    ``None``: the identity)."""
     sim = similarity(grid, grid_mask, target, target_mask)
     return State(
         working_grid=grid,
@@ -106,6 +141,7 @@ def initial_state(
         pair_index=jnp.asarray(pair_index, jnp.int32),
         key=key,
         done=jnp.bool_(False),
+        augmentation=A.Augmentation.identity() if augmentation is None else augmentation,
     )
 
 
@@ -119,7 +155,9 @@ def reset(
     ``pair_index``, clipped to the task's pairs). The task is uniform, or drawn by
     ``params.task_logits`` when set.
 
-    Training mode uses the task's train pairs, evaluation mode its test pairs.
+    Training mode uses the task's train pairs, evaluation mode its test pairs (see
+    :mod:`jaxarc.envs.tasks`). With ``params.augment`` the episode draws an augmentation
+    and shows the pair in it (:mod:`jaxarc.envs.augment`).
     """
     buf = params.buffer
     key, k_task, k_pair = jax.random.split(key, 3)
@@ -129,29 +167,23 @@ def reset(
         else:
             task_index = jax.random.categorical(k_task, params.task_logits)
     task_index = jnp.asarray(task_index, jnp.int32)
-    if params.train_mode:
-        inputs, in_masks, outputs, out_masks, counts = (
-            buf.train_inputs,
-            buf.train_input_masks,
-            buf.train_outputs,
-            buf.train_output_masks,
-            buf.num_train_pairs,
-        )
-    else:
-        inputs, in_masks, outputs, out_masks, counts = (
-            buf.test_inputs,
-            buf.test_input_masks,
-            buf.test_outputs,
-            buf.test_output_masks,
-            buf.num_test_pairs,
-        )
-    num_pairs = jnp.maximum(counts[task_index], 1)
+    test = not params.train_mode
+    num_pairs = tasks.num_pairs(buf, task_index, test)
     if pair_index is None:
         pair_index = jax.random.randint(k_pair, (), 0, num_pairs)
     pair_index = jnp.clip(jnp.asarray(pair_index, jnp.int32), 0, num_pairs - 1)
-    grid, grid_mask = inputs[task_index, pair_index], in_masks[task_index, pair_index]
-    target, target_mask = outputs[task_index, pair_index], out_masks[task_index, pair_index]
-    state = initial_state(grid, grid_mask, target, target_mask, key, task_index, pair_index)
+    q = tasks.query(buf, task_index, pair_index, test)
+    grid, grid_mask, target, target_mask = q.input, q.input_mask, q.output, q.output_mask
+    augmentation = None
+    if params.augment:  # its own key: the episode's other draws are those of an unaugmented one
+        augmentation = A.Augmentation.sample(
+            jax.random.fold_in(k_task, 1), params.augment_all_colors
+        )
+        grid, grid_mask = A.apply(augmentation, grid, grid_mask)
+        target, target_mask = A.apply(augmentation, target, target_mask)
+    state = initial_state(
+        grid, grid_mask, target, target_mask, key, task_index, pair_index, augmentation
+    )
     timestep = TimeStep(
         step_type=jnp.int8(StepType.FIRST),
         reward=jnp.float32(0.0),

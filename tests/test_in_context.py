@@ -1,0 +1,193 @@
+"""ARC's own problem: demonstrations in the observation, the target hidden, leave-one-out
+queries, task augmentation (its laws), held-out task splits and test-time augmentation."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxarc
+from jaxarc.envs import augment as A
+from jaxarc.envs.environment import observe, reset, step
+from jaxarc.types import Action, Observation, Operation
+from tests.helpers import padded, write_task
+
+S = 5  # the padded grid size of these tests
+
+
+def random_grids(n: int, seed: int = 0):
+    """``n`` padded grids of random sizes and colours (top-left anchored)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        h, w = rng.integers(1, S + 1, size=2)
+        out.append(padded(rng.integers(0, 10, size=(h, w)), S))
+    grids, masks = zip(*out, strict=True)
+    return jnp.stack(grids), jnp.stack(masks)
+
+
+def all_augmentations(permute_all: bool) -> A.Augmentation:
+    """Each of the 8 symmetries with 3 colour permutations: ``[24]`` augmentations."""
+    keys = jax.random.split(jax.random.PRNGKey(3), 3)
+    colors = jnp.stack([A.Augmentation.sample(k, permute_all).colors for k in keys])
+    sym, col = zip(*itertools.product(range(8), range(3)), strict=True)
+    return A.Augmentation(jnp.asarray(sym, jnp.int32), colors[jnp.asarray(col)])
+
+
+@jax.jit
+def round_trip(augs, grids, masks):
+    def one(aug, g, m):
+        return A.invert(aug, *A.apply(aug, g, m))
+
+    per_aug = jax.vmap(lambda aug: jax.vmap(lambda g, m: one(aug, g, m))(grids, masks))
+    return per_aug(augs)
+
+
+@pytest.mark.parametrize("permute_all", [False, True])
+def test_inverse_of_augment_is_the_identity_for_all_8_symmetries_and_colours(permute_all):
+    grids, masks = random_grids(12)
+    augs = all_augmentations(permute_all)
+    back, back_masks = round_trip(augs, grids, masks)
+    assert back.shape == (24, 12, S, S)
+    np.testing.assert_array_equal(back, np.broadcast_to(grids, back.shape))
+    np.testing.assert_array_equal(back_masks, np.broadcast_to(masks, back.shape))
+    if not permute_all:  # black (0) stays black
+        assert (np.asarray(augs.colors)[:, 0] == 0).all()
+    assert sorted(np.asarray(augs.colors)[5].tolist()) == list(range(10))
+
+
+def test_identity_leaves_everything_unchanged_and_symmetries_are_distinct():
+    grids, masks = random_grids(6, seed=1)
+    same = A.apply(A.Augmentation.identity(), grids, masks)
+    np.testing.assert_array_equal(same[0], grids)
+    np.testing.assert_array_equal(same[1], masks)
+    g, m = padded([[1, 2, 3], [4, 5, 6]], S)  # no symmetry of its own
+    seen = set()
+    for k in range(8):
+        out, out_mask = A.apply(A.Augmentation(jnp.int32(k), jnp.arange(10, dtype=jnp.int8)), g, m)
+        h, w = int(out_mask.any(axis=1).sum()), int(out_mask.any(axis=0).sum())
+        assert np.asarray(out_mask)[:h, :w].all()  # re-anchored at the top-left
+        seen.add(np.asarray(out)[:h, :w].tobytes() + bytes([h, w]))
+    assert len(seen) == 8
+
+
+def upscale(grid: np.ndarray) -> np.ndarray:
+    return np.kron(grid, np.ones((2, 2), grid.dtype))
+
+
+def test_an_augmented_task_still_obeys_its_rule(tmp_path):
+    """A hand-made task whose rule is known (recolour to 3, then upscale ×2) keeps a rule
+    under every augmentation: output = upscale(recolour(input, colors[3]))."""
+    rng = np.random.default_rng(0)
+    pairs = []
+    for _ in range(3):
+        x = rng.integers(0, 3, size=(2, 3))
+        pairs.append((x.tolist(), upscale(np.where(x > 0, 3, 0)).tolist()))
+    write_task(tmp_path, "rule", pairs[:2], pairs[2:])
+    cfg = jaxarc.load_config(
+        [
+            "dataset=folder",
+            f"dataset.data_dir={tmp_path}",
+            "dataset.max_grid_size=6",
+            "environment=in_context",
+        ]
+    )
+    _, params = jaxarc.make(None, cfg)
+    states, timesteps = jax.jit(jax.vmap(lambda k: reset(k, params)))(
+        jax.random.split(jax.random.PRNGKey(0), 32)
+    )
+    seen = set()
+    for i in range(32):
+        s, obs = jax.tree.map(lambda x, i=i: x[i], (states, timesteps.observation))
+        colors = np.asarray(s.augmentation.colors)
+        seen.add(int(s.augmentation.symmetry))
+        grids = [(s.input_grid, s.input_grid_mask, s.target_grid, s.target_grid_mask)]
+        valid = np.asarray(obs.demo_valid)
+        assert valid.sum() == 1  # 2 train pairs: leave-one-out leaves 1 demonstration
+        d = int(np.flatnonzero(valid)[0])
+        grids.append(
+            (
+                obs.demo_inputs[d],
+                obs.demo_input_masks[d],
+                obs.demo_outputs[d],
+                obs.demo_output_masks[d],
+            )
+        )
+        for gi, mi, go, mo in grids:
+            x = crop(gi, mi)
+            expected = upscale(np.where(x > 0, colors[3], 0).astype(np.int8))
+            np.testing.assert_array_equal(crop(go, mo), expected)
+        assert not np.asarray(obs.target_grid_mask).any()  # hidden in the observation
+    assert len(seen) >= 6
+
+
+def crop(grid, mask) -> np.ndarray:
+    g, m = np.asarray(grid), np.asarray(mask)
+    return g[: m.any(axis=1).sum(), : m.any(axis=0).sum()]
+
+
+@pytest.fixture(scope="module")
+def three_pair_task(tmp_path_factory):
+    """A task with 3 train pairs and 2 test pairs, and one with 2 train pairs."""
+    folder = tmp_path_factory.mktemp("loo")
+    pair = lambda c: ([[c]], [[c + 1]])  # noqa: E731
+    write_task(folder, "a3", [pair(1), pair(2), pair(3)], [pair(4), pair(5)])
+    write_task(folder, "b2", [pair(6), pair(7)], [pair(8)])
+    return folder
+
+
+def in_context_params(folder, mode: str, **env):
+    cfg = jaxarc.load_config(
+        [
+            "dataset=folder",
+            f"dataset.data_dir={folder}",
+            "dataset.max_grid_size=2",
+            "dataset.max_train_pairs=4",
+            "environment=in_context",
+            "environment.augment=false",
+            f"environment.episode_mode={mode}",
+            *[f"environment.{k}={v}" for k, v in env.items()],
+        ]
+    )
+    return jaxarc.make(None, cfg)[1]
+
+
+def test_leave_one_out_in_training_all_train_pairs_at_test_time(three_pair_task):
+    for mode in ("train", "eval"):
+        params = in_context_params(three_pair_task, mode)
+        a3 = params.buffer.index_of("a3")
+        for pair in range(3 if mode == "train" else 2):
+            state, ts = reset(jax.random.PRNGKey(0), params, a3, pair)
+            valid = np.asarray(ts.observation.demo_valid).tolist()
+            if mode == "train":
+                assert valid == [p != pair for p in range(3)] + [False]
+                assert int(state.input_grid[0, 0]) == pair + 1  # the query is train pair `pair`
+            else:
+                assert valid == [True, True, True, False]
+                assert int(state.input_grid[0, 0]) == 4 + pair  # the query is a test pair
+            shown = np.asarray(ts.observation.demo_inputs)[:, 0, 0].tolist()
+            assert shown[:3] == [1, 2, 3]  # gathered from the buffer, not copied in the state
+        b2 = params.buffer.index_of("b2")
+        _, ts = reset(jax.random.PRNGKey(0), params, b2, 0)
+        assert int(np.asarray(ts.observation.demo_valid).sum()) == (1 if mode == "train" else 2)
+
+
+def test_hidden_target_still_pays_the_reward(three_pair_task):
+    params = in_context_params(three_pair_task, "train")
+    visible = dataclasses.replace(params, observe_target=True, demonstrations=False)
+    a3 = params.buffer.index_of("a3")
+    state, ts = reset(jax.random.PRNGKey(0), params, a3, 0)
+    assert not np.asarray(ts.observation.target_grid_mask).any()
+    _, ts_visible = reset(jax.random.PRNGKey(0), visible, a3, 0)
+    assert type(ts_visible.observation) is Observation  # off: no demonstrations, no cost
+    assert int(ts_visible.observation.target_grid[0, 0]) == 2
+    everything = jnp.ones((2, 2), bool)
+    state, ts = step(state, Action(Operation.FILL_2, everything), params)
+    state, ts = step(state, Action(Operation.SUBMIT, everything), params)
+    assert bool(ts.extras.success) and float(ts.reward) > 0
+    assert not np.asarray(observe(state, params).target_grid_mask).any()
