@@ -191,3 +191,99 @@ def test_hidden_target_still_pays_the_reward(three_pair_task):
     state, ts = step(state, Action(Operation.SUBMIT, everything), params)
     assert bool(ts.extras.success) and float(ts.reward) > 0
     assert not np.asarray(observe(state, params).target_grid_mask).any()
+
+
+# --- held-out tasks ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ten_tasks(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ten")
+    for i in range(10):
+        write_task(folder, f"t{i}", [([[i % 9 + 1]], [[1]])] * 2, [([[i % 9 + 1]], [[1]])])
+    return folder
+
+
+def test_holdout_split_is_a_deterministic_partition(ten_tasks):
+    from jaxarc.data.buffer import holdout_split
+    from jaxarc.data.parsers import folder_tasks, parse_task
+
+    raw, _ = folder_tasks(str(ten_tasks))
+    tasks = [parse_task(raw[k], k) for k in sorted(raw)]
+    kept, held = holdout_split(tasks, 0.2, seed=3)
+    ids = lambda part: sorted(t.task_id for t in part)  # noqa: E731
+    assert len(held) == 2 and len(kept) == 8 and not set(ids(kept)) & set(ids(held))
+    again = holdout_split(list(reversed(tasks)), 0.2, seed=3)  # order does not matter
+    assert (ids(again[0]), ids(again[1])) == (ids(kept), ids(held))
+    assert ids(holdout_split(tasks, 0.2, seed=4)[1]) != ids(held)  # the seed does
+    base = [
+        "dataset=folder",
+        f"dataset.data_dir={ten_tasks}",
+        "dataset.max_grid_size=2",
+        "dataset.holdout_fraction=0.2",
+        "dataset.holdout_seed=3",
+    ]
+    train = jaxarc.make(None, jaxarc.load_config([*base, "dataset.holdout_part=train"]))[1]
+    heldout = jaxarc.make(None, jaxarc.load_config([*base, "dataset.holdout_part=heldout"]))[1]
+    assert sorted(train.buffer.task_ids) == ids(kept)
+    assert sorted(heldout.buffer.task_ids) == ids(held)
+    from jaxarc.train.evaluate import eval_config
+
+    run = jaxarc.load_config([*base, "dataset.holdout_part=train"])
+    assert eval_config(run, None).dataset.holdout_part == "heldout"  # scores the other part
+    assert eval_config(run, None, heldout=False).dataset.holdout_part == "train"
+    with pytest.raises(jaxarc.ConfigValidationError, match="holdout_fraction > 0"):
+        jaxarc.load_config(["dataset.holdout_part=heldout"])
+
+
+# --- test-time augmentation --------------------------------------------------------------
+
+
+def test_vote_takes_the_two_most_frequent_submitted_grids():
+    from jaxarc.train.evaluate import vote
+
+    a, b, c = (np.full((2, 2), v, np.int8) for v in (1, 2, 3))
+    m = np.ones((2, 2), bool)
+    grids = np.stack([a, b, b, c, c, c, a])
+    submitted = np.array([True, True, True, True, True, False, False])
+    top = vote(grids, np.stack([m] * 7), submitted)  # c twice, b twice, a once (submitted)
+    assert [int(g[0, 0]) for g, _ in top] == [2, 3]  # tie: the first seen first
+    assert vote(grids, np.stack([m] * 7), np.zeros(7, bool)) == []
+
+
+def test_test_time_augmentation_maps_every_view_back_before_voting(tmp_path):
+    """A copy task (output = input): submitting at once solves it under any view only if
+    each view's grid is mapped back to the task's own frame."""
+    from jaxarc.train.evaluate import eval_config, play_augmented, score, tta_solved
+
+    x = [[1, 2, 0], [3, 4, 5]]
+    write_task(tmp_path, "copy", [(x, x), (x, x)], [(x, x)])
+    run = jaxarc.load_config(
+        [
+            "dataset=folder",
+            f"dataset.data_dir={tmp_path}",
+            "dataset.max_grid_size=3",
+            "environment=in_context",
+            "environment.max_episode_steps=3",
+        ]
+    )
+    params = jaxarc.make(None, eval_config(run, None))[1]
+    assert not params.augment  # plain evaluation plays the pairs as they are
+
+    def submit(obs, key):
+        assert isinstance(obs, jaxarc.InContextObservation)
+        return jnp.array([Operation.SUBMIT, 0, 0, 0, 0])
+
+    played = play_augmented(
+        submit, params, attempts=1, num_augmentations=8, key=jax.random.PRNGKey(1)
+    )
+    assert played["grid"].shape == (1, 1, 8, 3, 3)
+    original = np.asarray(params.buffer.test_inputs[0, 0])
+    for view in range(8):
+        np.testing.assert_array_equal(played["grid"][0, 0, view], original)
+    assert played["submitted"].all()
+    assert played["success"].all()  # each view is also judged in its own frame
+    solved = tta_solved(params.buffer, played)
+    assert solved.tolist() == [[True]]
+    rows, agg = score(params.buffer.task_ids, np.asarray([1]), played, played, solved)
+    assert rows[0]["tta_score"] == 1.0 and agg["tta_score"] == 1.0

@@ -117,7 +117,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     try:
         doc = evaluate_run(
-            args.run_dir, args.dataset, args.attempts, args.seed, args.name, list(args.overrides)
+            args.run_dir,
+            args.dataset,
+            args.attempts,
+            args.seed,
+            args.name,
+            list(args.overrides),
+            augment=args.augment,
         )
     except (ValueError, KeyError, OSError, ImportError) as err:
         if args.debug:
@@ -132,6 +138,11 @@ def _eval(args: argparse.Namespace) -> int:
         f"tasks solved {agg['tasks_solved']:.1f}; greedy policy score {agg['greedy_score']:.3f}; "
         f"mean best similarity {agg['best_similarity_mean']:.3f}"
     )
+    if "tta_score" in agg:
+        print(
+            f"with test-time augmentation ({doc['test_time_augmentations']} views, 2 voted "
+            f"attempts per pair): score {agg['tta_score']:.3f}"
+        )
     print(f"written to {Path(args.run_dir) / 'eval' / (doc['name'] + '.json')}")
     return 0
 
@@ -221,6 +232,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p_eval.add_argument(
         "--attempts", type=int, default=2, help="sampled attempts per test pair (ARC: 2)"
+    )
+    p_eval.add_argument(
+        "--augment",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also score with test-time augmentation: each pair played under K views (the "
+        "identity and K-1 random symmetries x colour permutations), answers mapped back and "
+        "voted into 2 attempts (tta_score)",
     )
     p_eval.add_argument("--seed", type=int, default=0, help="the evaluation's PRNG seed")
     p_eval.add_argument("--name", default=None, help="result name (default: <dataset>-test)")

@@ -70,9 +70,21 @@ class DatasetConfig(eqx.Module):
     max_grid_size: int = 30
     max_train_pairs: int = 10
     max_test_pairs: int = 4
+    # held-out tasks: a deterministic partition of the selected tasks (by id, fraction and
+    # seed); `holdout_part` picks which part is loaded. `jaxarc train` trains on "train";
+    # `jaxarc eval` and `train.eval_every` then score "heldout" (not ARC's own `split`)
+    holdout_fraction: float = 0.0
+    holdout_seed: int = 0
+    holdout_part: Literal["all", "train", "heldout"] = "all"
 
     def problems(self) -> list[str]:
         out = []
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            out.append(f"dataset.holdout_fraction must be in [0, 1) (got {self.holdout_fraction})")
+        if self.holdout_part != "all" and self.holdout_fraction <= 0:
+            out.append(
+                f"dataset.holdout_part={self.holdout_part} needs dataset.holdout_fraction > 0"
+            )
         if not 1 <= self.max_grid_size <= 30:
             out.append(f"dataset.max_grid_size must be in 1..30 (got {self.max_grid_size})")
         if self.max_train_pairs <= 0 or self.max_test_pairs <= 0:

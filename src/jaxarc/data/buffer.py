@@ -150,6 +150,23 @@ def select_tasks(
     return selected
 
 
+def holdout_split(
+    tasks: Sequence[ArcTask], fraction: float, seed: int
+) -> tuple[list[ArcTask], list[ArcTask]]:
+    """``(train part, held-out part)`` of ``tasks``: a deterministic partition by task id
+    (the same ids, fraction and seed always give the same parts, whatever the order of
+    ``tasks``), ``round(fraction · T)`` tasks held out (at least 1 when ``fraction > 0``)."""
+    ordered = sorted(tasks, key=lambda t: t.task_id)
+    n = len(ordered)
+    held = 0 if fraction <= 0 else min(max(round(fraction * n), 1), n)
+    order = np.random.default_rng(seed).permutation(n)
+    out = set(order[:held].tolist())
+    return (
+        [t for i, t in enumerate(ordered) if i not in out],
+        [t for i, t in enumerate(ordered) if i in out],
+    )
+
+
 def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
     """Load, select and buffer the tasks a :class:`DatasetConfig` describes."""
     if config.source == "folder":
@@ -166,6 +183,23 @@ def load_task_buffer(config: DatasetConfig) -> TaskBuffer:
         max_tasks=config.max_tasks,
         ids_by_suffix=config.source == "MiniARC",
     )
+    if config.holdout_part != "all":
+        kept, held = holdout_split(tasks, config.holdout_fraction, config.holdout_seed)
+        tasks = kept if config.holdout_part == "train" else held
+        if not tasks:
+            raise ValueError(
+                f"dataset.holdout_part={config.holdout_part} is empty: "
+                f"dataset.holdout_fraction={config.holdout_fraction} of {len(kept) + len(held)} "
+                "task(s); change the fraction"
+            )
+        logger.info(
+            "holdout: %s part, %d of %d tasks (fraction %.2f, seed %d)",
+            config.holdout_part,
+            len(tasks),
+            len(kept) + len(held),
+            config.holdout_fraction,
+            config.holdout_seed,
+        )
     return build_task_buffer(
         tasks, config.max_grid_size, config.max_train_pairs, config.max_test_pairs
     )

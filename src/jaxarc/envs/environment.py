@@ -150,6 +150,7 @@ def reset(
     params: EnvParams,
     task_index: jax.Array | int | None = None,
     pair_index: jax.Array | int | None = None,
+    augmentation: A.Augmentation | None = None,
 ) -> tuple[State, TimeStep]:
     """Start an episode on a random task (or ``task_index``) and a random pair of it (or
     ``pair_index``, clipped to the task's pairs). The task is uniform, or drawn by
@@ -157,7 +158,9 @@ def reset(
 
     Training mode uses the task's train pairs, evaluation mode its test pairs (see
     :mod:`jaxarc.envs.tasks`). With ``params.augment`` the episode draws an augmentation
-    and shows the pair in it (:mod:`jaxarc.envs.augment`).
+    and shows the pair in it (:mod:`jaxarc.envs.augment`); an ``augmentation`` given here is
+    used instead (test-time augmentation plays one pair under chosen ones; the
+    demonstrations follow it when ``params.augment`` is on).
     """
     buf = params.buffer
     key, k_task, k_pair = jax.random.split(key, 3)
@@ -174,11 +177,11 @@ def reset(
     pair_index = jnp.clip(jnp.asarray(pair_index, jnp.int32), 0, num_pairs - 1)
     q = tasks.query(buf, task_index, pair_index, test)
     grid, grid_mask, target, target_mask = q.input, q.input_mask, q.output, q.output_mask
-    augmentation = None
-    if params.augment:  # its own key: the episode's other draws are those of an unaugmented one
+    if augmentation is None and params.augment:  # its own key: other draws stay the same
         augmentation = A.Augmentation.sample(
             jax.random.fold_in(k_task, 1), params.augment_all_colors
         )
+    if augmentation is not None:
         grid, grid_mask = A.apply(augmentation, grid, grid_mask)
         target, target_mask = A.apply(augmentation, target, target_mask)
     state = initial_state(

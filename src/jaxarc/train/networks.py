@@ -18,8 +18,17 @@ max over cells) added back to every cell, give per-cell features ``f[H·W, C]``.
    with a bonus (``ONE_CELL_BONUS``, learnt further): a random box mostly undoes progress,
    so an untrained policy that edits mostly single cells finds the rewarded edits far sooner.
 
+**Demonstrations** (``environment.demonstrations``: an :class:`InContextObservation`). A
+shared pair encoder codes each demonstration's cells by (input colour, output colour) — the
+same table-lookup convolution — into per-cell features and, pooled, one vector per pair; the
+valid pairs' vectors are averaged into a task vector added to every query cell and to the
+global context. Then each query cell attends to every cell of every valid demonstration
+(one cross-attention head), so "what happened to a cell like this one" can be read from the
+examples rather than from a visible target.
+
 The value head reads the global context. The network has no parameter whose shape depends
-on the grid size, so a model trained on one dataset can be evaluated on another.
+on the grid size or on the number of demonstrations, so a model trained on one dataset can
+be evaluated on another.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..types import NUM_OPERATIONS, Observation
+from ..types import NUM_OPERATIONS, InContextObservation, Observation
 
 OUTSIDE = 10  # the colour code of a cell outside a grid
 CODES = 11  # colours 0-9 and OUTSIDE
@@ -99,6 +108,58 @@ def _dense(c_in: int, c_out: int, key: jax.Array, scale: float = 1.0) -> jax.Arr
     return jax.random.uniform(key, (c_in, c_out), minval=-lim, maxval=lim)
 
 
+class DemoEncoder(eqx.Module):
+    """Demonstration pairs → per-cell features ``[P·H·W, C]`` (with a validity mask) and a
+    task vector ``[C]`` (the mean over valid pairs of each pair's pooled features)."""
+
+    embed: CodeConv
+    pool: eqx.nn.Linear
+
+    def __init__(self, hidden: int, key: jax.Array):
+        k1, k2 = jax.random.split(key)
+        self.embed = CodeConv(hidden, k1)
+        self.pool = eqx.nn.Linear(2 * hidden, hidden, key=k2)
+
+    def __call__(self, obs: InContextObservation) -> tuple[jax.Array, jax.Array, jax.Array]:
+        def one(
+            inp: jax.Array, inp_mask: jax.Array, out: jax.Array, out_mask: jax.Array
+        ) -> tuple[jax.Array, jax.Array, jax.Array]:
+            x = jnp.where(inp_mask, inp, OUTSIDE).astype(jnp.int32)
+            y = jnp.where(out_mask, out, OUTSIDE).astype(jnp.int32)
+            f = jax.nn.relu(self.embed(x * CODES + y, x)).reshape(-1, self.pool.out_features)
+            cells = (inp_mask | out_mask).reshape(-1)
+            mean = jnp.sum(jnp.where(cells[:, None], f, 0.0), 0) / jnp.maximum(cells.sum(), 1)
+            top = jnp.max(jnp.where(cells[:, None], f, -1e9), 0)
+            return f, cells, jax.nn.relu(self.pool(jnp.concatenate([mean, top])))
+
+        f, cells, pairs = jax.vmap(one)(
+            obs.demo_inputs, obs.demo_input_masks, obs.demo_outputs, obs.demo_output_masks
+        )
+        valid = obs.demo_valid
+        task = jnp.sum(jnp.where(valid[:, None], pairs, 0.0), 0) / jnp.maximum(valid.sum(), 1)
+        cells = cells & valid[:, None]
+        return f.reshape(-1, f.shape[-1]), cells.reshape(-1), task
+
+
+class CrossAttention(eqx.Module):
+    """One head: query cells ``[N, C]`` attend to demonstration cells ``[M, C]``."""
+
+    wq: jax.Array
+    wk: jax.Array
+    wv: jax.Array
+
+    def __init__(self, hidden: int, key: jax.Array):
+        k = jax.random.split(key, 3)
+        self.wq, self.wk = _dense(hidden, hidden, k[0]), _dense(hidden, hidden, k[1])
+        self.wv = _dense(hidden, hidden, k[2], 0.1)  # starts small: the trunk alone at first
+
+    def __call__(self, x: jax.Array, memory: jax.Array, ok: jax.Array) -> jax.Array:
+        scores = (x @ self.wq) @ (memory @ self.wk).T / jnp.sqrt(x.shape[-1])
+        scores = jnp.where(ok[None, :], scores, -1e9)
+        weights = jax.nn.softmax(scores, axis=-1) * jnp.any(ok)  # no demonstration: nothing
+        return weights @ (memory @ self.wv)
+
+
 class ActorCritic(eqx.Module):
     embed: CodeConv
     conv: GridConv
@@ -110,9 +171,13 @@ class ActorCritic(eqx.Module):
     keys: jax.Array  # [C, C]
     one_cell: jax.Array  # the second corner's logit bonus for a 1-cell box
     value_head: eqx.nn.Linear
+    # with demonstrations (``None`` without: the same parameters as before)
+    demos: DemoEncoder | None
+    demo_task: eqx.nn.Linear | None
+    attend: CrossAttention | None
 
-    def __init__(self, hidden: int, key: jax.Array):
-        k = jax.random.split(key, 7)
+    def __init__(self, hidden: int, key: jax.Array, demonstrations: bool = False):
+        k = jax.random.split(key, 10)
         self.embed = CodeConv(hidden, k[0])
         self.conv = GridConv(hidden, hidden, k[1])
         self.context = eqx.nn.Linear(2 * hidden, hidden, key=k[2])
@@ -126,12 +191,23 @@ class ActorCritic(eqx.Module):
         # mostly undoes progress
         self.one_cell = jnp.asarray(ONE_CELL_BONUS)
         self.value_head = eqx.nn.Linear(hidden, "scalar", key=k[6])
+        self.demos = DemoEncoder(hidden, k[7]) if demonstrations else None
+        self.demo_task = eqx.nn.Linear(hidden, hidden, key=k[8]) if demonstrations else None
+        self.attend = CrossAttention(hidden, k[9]) if demonstrations else None
 
     def features(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
         """``(per-cell features [H·W, C], global context [C])``."""
         x = jax.nn.relu(self.embed(*cell_codes(obs)))
         x = jax.nn.relu(self.conv(x)) + x
         x = x.reshape(-1, x.shape[-1])
+        if self.demos is not None and self.demo_task is not None and self.attend is not None:
+            if not isinstance(obs, InContextObservation):
+                raise TypeError(
+                    "this model reads demonstrations: it needs environment.demonstrations=true"
+                )
+            cells, ok, task = self.demos(obs)
+            x = x + jax.nn.relu(self.demo_task(task))
+            x = x + self.attend(x, cells, ok)
         ctx = jax.nn.relu(self.context(jnp.concatenate([x.mean(axis=0), x.max(axis=0)])))
         return x + ctx, ctx
 
@@ -206,3 +282,8 @@ def greedy_action(model: ActorCritic, obs: Observation, allowed: jax.Array) -> j
     first = jnp.argmax(model.first_logits(f, allowed, obs.working_grid_mask))
     second = jnp.argmax(model.second_logits(f, first // num_cells, first % num_cells, shape))
     return _split(first, second, num_cells, shape[1])
+
+
+def make_model(hidden: int, key: jax.Array, demonstrations: bool = False) -> ActorCritic:
+    """The actor-critic for an environment (``demonstrations``: it shows them)."""
+    return ActorCritic(hidden, key, demonstrations=demonstrations)

@@ -18,7 +18,7 @@ from ..envs.environment import Environment, EnvParams, observe
 from ..envs.wrappers import AutoResetWrapper, BboxActionWrapper, EpisodeStatsWrapper, StatsState
 from ..types import Observation
 from .curriculum import TaskStats
-from .networks import ActorCritic, evaluate_action, sample_action
+from .networks import ActorCritic, evaluate_action, make_model, sample_action
 
 
 class Runner(eqx.Module):
@@ -117,7 +117,7 @@ class PPO:
     def _init_one(self, key: jax.Array) -> Runner:
         c, p = self.config, self.params
         k_model, k_env, key = jax.random.split(key, 3)
-        model = ActorCritic(c.hidden_dim, k_model)
+        model = make_model(c.hidden_dim, k_model, demonstrations=p.demonstrations)
         opt_state = self.optimizer.init(eqx.filter(model, eqx.is_array))
         reset = jax.vmap(self.env.reset, in_axes=(0, None))
         env_state, _ = reset(jax.random.split(k_env, c.num_envs), p)
