@@ -287,3 +287,46 @@ def test_test_time_augmentation_maps_every_view_back_before_voting(tmp_path):
     assert solved.tolist() == [[True]]
     rows, agg = score(params.buffer.task_ids, np.asarray([1]), played, played, solved)
     assert rows[0]["tta_score"] == 1.0 and agg["tta_score"] == 1.0
+
+
+@pytest.mark.slow
+def test_in_context_training_then_held_out_eval_with_tta(easy_dir, tmp_path, capsys):
+    """`jaxarc train environment=in_context` on one part of the tasks, then `jaxarc eval
+    --augment` scores the held-out part: the model reads demonstrations end to end."""
+    from jaxarc.cli import main as cli_main
+    from jaxarc.logging.reader import read_evaluations
+    from jaxarc.train import train
+    from jaxarc.train.checkpoint import load_model
+    from jaxarc.train.networks import make_model
+
+    config = jaxarc.load_config(
+        [
+            "dataset=folder",
+            f"dataset.data_dir={easy_dir}",
+            "dataset.max_grid_size=3",
+            "dataset.holdout_fraction=0.5",
+            "dataset.holdout_part=train",
+            "environment=in_context",
+            "environment.max_episode_steps=4",
+            "action=fill_only",
+            "train.num_envs=8",
+            "train.num_steps=4",
+            "train.num_minibatches=1",
+            "train.update_epochs=1",
+            "train.hidden_dim=8",
+            "train.num_updates=3",
+            "visualization.console=false",
+            f"storage.base_output_dir={tmp_path}",
+        ]
+    )
+    result = train(config)
+    model = load_model(result.run_dir, make_model(8, jax.random.PRNGKey(0), demonstrations=True))
+    assert model.attend is not None and model.demos is not None
+    assert cli_main(["eval", str(result.run_dir), "--augment", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "with test-time augmentation (4 views" in out
+    (doc,) = read_evaluations(result.run_dir)
+    assert doc["dataset"] == "heldout-tasks" and doc["test_time_augmentations"] == 4
+    (task,) = doc["seeds"][0]["tasks"]  # the one held-out task of two
+    trained_on = jaxarc.make(None, config)[1].buffer.task_ids
+    assert task["task_id"] not in trained_on and 0.0 <= task["tta_score"] <= 1.0
