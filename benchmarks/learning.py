@@ -2,6 +2,7 @@
 
     python benchmarks/learning.py                  # every part, the budgets below
     python benchmarks/learning.py --part single    # single | default | prioritized | miniarc
+                                                   # | in_context | heldout
     python benchmarks/learning.py --scale 0.1      # every budget × 0.1 (a quick look)
 
 Parts (issue #13, part 4), each run as **one** ``jaxarc train`` with ``train.num_seeds=3``
@@ -15,8 +16,19 @@ Parts (issue #13, part 4), each run as **one** ``jaxarc train`` with ``train.num
 - ``miniarc``: all 149 MiniARC tasks (5×5); the issue's budget is 10 M env steps per seed,
   ``MINIARC_UPDATES`` here (see the README for what fits on 2 cores).
 
-After ``default``, ``prioritized`` and ``miniarc`` the run is evaluated on its tasks'
-**test pairs** with the target hidden (``jaxarc eval``: 2 sampled attempts + greedy). Results go to
+ARC's own problem (issue #23), ``environment=in_context`` (demonstrations in, target hidden,
+augmentation on; ``train.eval_every`` scores the test pairs during training, which draws the
+generalisation gap):
+
+- ``in_context``: (e) the 46 default tasks, trained leave-one-out on their train pairs,
+  scored on their **test pairs** (goal ≥ 0.25, with and without test-time augmentation).
+- ``heldout``: (f) MiniARC split 80/20 (``dataset.holdout_fraction=0.2``, seed 0), trained
+  on the 80 %, scored on the held-out tasks' test pairs (goal ≥ 0.10) with a 95 % bootstrap
+  interval over tasks.
+
+After every part but ``single`` the run is evaluated on its tasks' (for ``heldout``: the
+held-out tasks') **test pairs** with the target hidden (``jaxarc eval``: 2 sampled attempts +
+greedy; the in-context parts also with ``--augment 8``). Results go to
 ``benchmarks/results/learning.json`` (merged per part) and
 ``benchmarks/results/learning_<part>.png``; ``python benchmarks/readme_tables.py`` puts the
 table in the README.
@@ -51,6 +63,9 @@ GOAL_SINGLE, GOAL_DEFAULT = 0.9, 0.5
 #: (aedd82e4), a cell's four diagonal neighbours coloured (a9f96cdd).
 SINGLE_TASKS = ("d037b0a7", "25ff71a9", "3618c87e", "aedd82e4", "a9f96cdd")
 SINGLE_UPDATES = 100  # × 64 envs × 16 steps = 102,400 env steps per seed (goal: ≤ 2 M)
+GOAL_IN_CONTEXT, GOAL_HELDOUT = 0.25, 0.10
+IN_CONTEXT_UPDATES = 300  # as `jaxarc train`; the two in-context parts fit ~30 min here
+TTA_VIEWS = 8
 MINIARC_UPDATES = 300  # 307,200 env steps per seed (the issue asks 10 M: see README)
 
 
@@ -80,6 +95,8 @@ def _curves(run_dir: Path) -> dict[str, Any]:
         rates = run.metrics.get(f"seed_{i}/success_rate", [])
         sims = run.metrics.get(f"seed_{i}/similarity_mean", [])
         seeds.append({"success_rate": rates, "similarity_mean": sims})
+        if f"seed_{i}/eval/score" in run.metrics:  # train.eval_every: the test-pair score
+            seeds[-1]["eval_score"] = run.metrics[f"seed_{i}/eval/score"]
     return {"env_steps": steps, "seeds": seeds}
 
 
@@ -100,13 +117,42 @@ def _spread(values: list[float]) -> dict[str, Any]:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "seeds": values}
 
 
-def _evaluate(run_dir: Path) -> dict[str, Any]:
-    doc = evaluate_run(run_dir, attempts=2, seed=0)
+def _evaluate(run_dir: Path, augment: int = 0) -> dict[str, Any]:
+    doc = evaluate_run(run_dir, attempts=2, seed=0, augment=augment)
     per_seed = [s["aggregate"] for s in doc["seeds"]]
-    return {
-        key: _spread([float(a[key]) for a in per_seed])
-        for key in ("score", "greedy_score", "best_similarity_mean", "tasks_solved")
-    } | {"tasks": per_seed[0]["tasks"], "test_pairs": per_seed[0]["test_pairs"]}
+    keys = ["score", "greedy_score", "best_similarity_mean", "tasks_solved"]
+    keys += ["tta_score"] if augment else []
+    out = {key: _spread([float(a[key]) for a in per_seed]) for key in keys}
+    out |= {"tasks": per_seed[0]["tasks"], "test_pairs": per_seed[0]["test_pairs"]}
+    if augment:
+        out["per_task"] = _per_task(doc)
+        out["bootstrap_95"] = {k: _bootstrap(doc, k) for k in ("score", "tta_score")}
+    return out
+
+
+def _per_task(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each task's score and TTA score per seed, and its best similarity (mean over seeds)."""
+    rows = []
+    for i, first in enumerate(doc["seeds"][0]["tasks"]):
+        per = [s["tasks"][i] for s in doc["seeds"]]
+        rows.append(
+            {
+                "task_id": first["task_id"],
+                "score": [t["score"] for t in per],
+                "tta_score": [t.get("tta_score", 0.0) for t in per],
+                "best_similarity": float(np.mean([t["best_similarity"] for t in per])),
+            }
+        )
+    return rows
+
+
+def _bootstrap(doc: dict[str, Any], key: str, draws: int = 10_000) -> list[float]:
+    """A 95 % percentile interval of the mean score: tasks resampled with replacement
+    (each task's score the mean over seeds)."""
+    per_task = np.asarray([np.mean(r[key]) for r in _per_task(doc)])
+    rng = np.random.default_rng(0)
+    means = per_task[rng.integers(0, len(per_task), size=(draws, len(per_task)))].mean(1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
 
 
 def part_single(out: Path, scale: float) -> dict[str, Any]:
@@ -134,7 +180,9 @@ def part_single(out: Path, scale: float) -> dict[str, Any]:
     return {"goal": f"success rate >= {GOAL_SINGLE} within 2M env steps", "tasks": rows}
 
 
-def _one_run(out: Path, overrides: list[str], goal: float | None) -> dict[str, Any]:
+def _one_run(
+    out: Path, overrides: list[str], goal: float | None, augment: int = 0
+) -> dict[str, Any]:
     run_dir, seconds = _run(overrides, out)
     curves = _curves(run_dir)
     rates = [s["success_rate"] for s in curves["seeds"]]
@@ -149,7 +197,7 @@ def _one_run(out: Path, overrides: list[str], goal: float | None) -> dict[str, A
         "env_steps_per_seed": curves["env_steps"][-1],
         "seconds": seconds,
         "curves": curves,
-        "eval": _evaluate(run_dir),
+        "eval": _evaluate(run_dir, augment),
     }
 
 
@@ -174,11 +222,38 @@ def part_miniarc(out: Path, scale: float) -> dict[str, Any]:
     )
 
 
+def _in_context_run(out: Path, scale: float, overrides: list[str], goal: float) -> dict[str, Any]:
+    updates = max(int(IN_CONTEXT_UPDATES * scale), 2)
+    every = max(updates // 6, 1)
+    row = _one_run(
+        out,
+        ["environment=in_context", f"train.num_updates={updates}", f"train.eval_every={every}",
+         *overrides],
+        None,
+        augment=TTA_VIEWS,
+    )  # fmt: skip
+    score = row["eval"]["score"]["mean"]
+    row["goal"] = f"test-pair score (2 attempts) >= {goal}"
+    row["goal_met"] = max(score, row["eval"]["tta_score"]["mean"]) >= goal
+    return row
+
+
+def part_in_context(out: Path, scale: float) -> dict[str, Any]:
+    return _in_context_run(out, scale, [], GOAL_IN_CONTEXT)
+
+
+def part_heldout(out: Path, scale: float) -> dict[str, Any]:
+    split = ["dataset.holdout_fraction=0.2", "dataset.holdout_seed=0", "dataset.holdout_part=train"]
+    return _in_context_run(out, scale, ["dataset=miniarc", *split], GOAL_HELDOUT)
+
+
 PARTS = {
     "single": part_single,
     "default": part_default,
     "prioritized": part_prioritized,
     "miniarc": part_miniarc,
+    "in_context": part_in_context,
+    "heldout": part_heldout,
 }
 
 
@@ -194,7 +269,11 @@ def plot(name: str, part: dict[str, Any]) -> None:
         steps = np.asarray(row["curves"]["env_steps"]) / 1e6
         for i, seed in enumerate(row["curves"]["seeds"]):
             rates = [np.nan if r is None else r for r in seed["success_rate"]]
-            ax.plot(steps, rates, lw=1, label=f"seed {i}")
+            line = ax.plot(steps, rates, lw=1, label=f"seed {i}: train success")[0]
+            if "eval_score" in seed:  # the generalisation gap: the same seed on test pairs
+                held = [np.nan if r is None else r for r in seed["eval_score"]]
+                ax.plot(steps, held, lw=1, ls="--", color=line.get_color(),
+                        label=f"seed {i}: test-pair score")  # fmt: skip
         ax.set_title(row["task"], fontsize=9)
         ax.set_xlabel("env steps (M, per seed)")
         ax.set_ylim(-0.02, 1.02)

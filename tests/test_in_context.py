@@ -321,7 +321,7 @@ def test_in_context_training_then_held_out_eval_with_tta(easy_dir, tmp_path, cap
     )
     result = train(config)
     model = load_model(result.run_dir, make_model(8, jax.random.PRNGKey(0), demonstrations=True))
-    assert model.attend is not None and model.demos is not None
+    assert model.recolour is not None and model.demos is not None
     assert cli_main(["eval", str(result.run_dir), "--augment", "4"]) == 0
     out = capsys.readouterr().out
     assert "with test-time augmentation (4 views" in out

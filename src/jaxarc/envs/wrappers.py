@@ -165,6 +165,10 @@ class EpisodeStats(eqx.Module):
     last_final_mask: jax.Array
     last_target_grid: jax.Array
     last_target_mask: jax.Array
+    # the running and the last episode's augmentation (``jaxarc.envs.augment``): the grids
+    # above are in its frame, and it maps them back
+    augmentation: Any = None
+    last_augmentation: Any = None
 
     @classmethod
     def start(cls, state: State) -> EpisodeStats:
@@ -172,7 +176,8 @@ class EpisodeStats(eqx.Module):
         g, m = state.working_grid, state.working_grid_mask
         t, tm = state.target_grid, state.target_grid_mask
         zf, zi, zb = jnp.float32(0.0), jnp.int32(0), jnp.bool_(False)
-        return cls(zf, g, m, t, tm, zi, zf, zi, zf, zb, zi, g, m, g, m, t, tm)
+        aug = state.augmentation
+        return cls(zf, g, m, t, tm, zi, zf, zi, zf, zb, zi, g, m, g, m, t, tm, aug, aug)
 
 
 class ActionLog(eqx.Module):
@@ -262,6 +267,8 @@ class EpisodeStatsWrapper(Wrapper):
             last_final_mask=final.working_grid_mask,
             last_target_grid=s.target_grid,
             last_target_mask=s.target_mask,
+            augmentation=env_state.augmentation,
+            last_augmentation=s.augmentation,
         )
         going_on = eqx.tree_at(lambda x: x.running_return, s, ret)
         log = state.actions

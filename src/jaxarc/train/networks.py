@@ -19,12 +19,14 @@ max over cells) added back to every cell, give per-cell features ``f[H·W, C]``.
    so an untrained policy that edits mostly single cells finds the rewarded edits far sooner.
 
 **Demonstrations** (``environment.demonstrations``: an :class:`InContextObservation`). A
-shared pair encoder codes each demonstration's cells by (input colour, output colour) — the
-same table-lookup convolution — into per-cell features and, pooled, one vector per pair; the
-valid pairs' vectors are averaged into a task vector added to every query cell and to the
-global context. Then each query cell attends to every cell of every valid demonstration
-(one cross-attention head), so "what happened to a cell like this one" can be read from the
-examples rather than from a visible target.
+shared pair encoder (:class:`DemoEncoder`) codes each demonstration pair by its histogram
+of (input colour, output colour) cell codes into one vector; the valid pairs' vectors are
+averaged into a task vector added to every query cell (and so to the global context). Each
+query cell also reads what the demonstrations turned cells of its own input colour and of
+its working colour into (the colour map's rows: a hard attention keyed by colour) and what
+their outputs hold at its position (the output map: colours, and where outputs end), so
+"what happens to a cell like this one" comes from the examples rather than from a visible
+target.
 
 The value head reads the global context. The network has no parameter whose shape depends
 on the grid size or on the number of demonstrations, so a model trained on one dataset can
@@ -109,55 +111,43 @@ def _dense(c_in: int, c_out: int, key: jax.Array, scale: float = 1.0) -> jax.Arr
 
 
 class DemoEncoder(eqx.Module):
-    """Demonstration pairs → per-cell features ``[P·H·W, C]`` (with a validity mask) and a
-    task vector ``[C]`` (the mean over valid pairs of each pair's pooled features)."""
+    """The demonstration pairs → a task vector ``[C]``, a colour map ``[11, 11]`` and an
+    output map ``[H·W, 11]``.
 
-    embed: CodeConv
-    pool: eqx.nn.Linear
+    Each pair is coded by its histogram of (input colour, output colour) codes — cell by
+    cell at the same position, 11 × 11 values with 10 meaning "outside the grid", so it
+    sees recolourings, growth and shrinkage — and one shared layer turns each pair's
+    normalised histogram into a vector; the mean over the valid pairs is the task vector.
+    The histograms summed over the valid pairs, each row normalised, are the colour map:
+    row ``c`` says what the demonstrations turned the cells of colour ``c`` into. The output
+    map is, at each position, the share of valid demonstrations whose output has each
+    colour there (10: outside the output grid — where the output ends).
+
+    Counting needs no gradient, so the whole encoder costs one small matmul per pair.
+    """
+
+    pair: eqx.nn.Linear
 
     def __init__(self, hidden: int, key: jax.Array):
-        k1, k2 = jax.random.split(key)
-        self.embed = CodeConv(hidden, k1)
-        self.pool = eqx.nn.Linear(2 * hidden, hidden, key=k2)
+        self.pair = eqx.nn.Linear(CODES * CODES, hidden, key=key)
 
     def __call__(self, obs: InContextObservation) -> tuple[jax.Array, jax.Array, jax.Array]:
-        def one(
-            inp: jax.Array, inp_mask: jax.Array, out: jax.Array, out_mask: jax.Array
-        ) -> tuple[jax.Array, jax.Array, jax.Array]:
-            x = jnp.where(inp_mask, inp, OUTSIDE).astype(jnp.int32)
-            y = jnp.where(out_mask, out, OUTSIDE).astype(jnp.int32)
-            f = jax.nn.relu(self.embed(x * CODES + y, x)).reshape(-1, self.pool.out_features)
-            cells = (inp_mask | out_mask).reshape(-1)
-            mean = jnp.sum(jnp.where(cells[:, None], f, 0.0), 0) / jnp.maximum(cells.sum(), 1)
-            top = jnp.max(jnp.where(cells[:, None], f, -1e9), 0)
-            return f, cells, jax.nn.relu(self.pool(jnp.concatenate([mean, top])))
-
-        f, cells, pairs = jax.vmap(one)(
-            obs.demo_inputs, obs.demo_input_masks, obs.demo_outputs, obs.demo_output_masks
-        )
+        x = jnp.where(obs.demo_input_masks, obs.demo_inputs, OUTSIDE).astype(jnp.int32)
+        y = jnp.where(obs.demo_output_masks, obs.demo_outputs, OUTSIDE).astype(jnp.int32)
+        codes = (x * CODES + y).reshape(x.shape[0], -1)  # [P, H·W]
+        outside = OUTSIDE * CODES + OUTSIDE  # padding on both sides: not a cell of the pair
+        ones = (codes != outside).astype(jnp.float32)
+        hist = jax.vmap(lambda c, w: jnp.zeros(CODES * CODES).at[c].add(w))(codes, ones)
+        hist = hist * obs.demo_valid[:, None]  # [P, 121]
+        share = hist / jnp.maximum(hist.sum(-1, keepdims=True), 1.0)
+        pairs = jax.nn.relu(jax.vmap(self.pair)(share))  # [P, C]
         valid = obs.demo_valid
         task = jnp.sum(jnp.where(valid[:, None], pairs, 0.0), 0) / jnp.maximum(valid.sum(), 1)
-        cells = cells & valid[:, None]
-        return f.reshape(-1, f.shape[-1]), cells.reshape(-1), task
-
-
-class CrossAttention(eqx.Module):
-    """One head: query cells ``[N, C]`` attend to demonstration cells ``[M, C]``."""
-
-    wq: jax.Array
-    wk: jax.Array
-    wv: jax.Array
-
-    def __init__(self, hidden: int, key: jax.Array):
-        k = jax.random.split(key, 3)
-        self.wq, self.wk = _dense(hidden, hidden, k[0]), _dense(hidden, hidden, k[1])
-        self.wv = _dense(hidden, hidden, k[2], 0.1)  # starts small: the trunk alone at first
-
-    def __call__(self, x: jax.Array, memory: jax.Array, ok: jax.Array) -> jax.Array:
-        scores = (x @ self.wq) @ (memory @ self.wk).T / jnp.sqrt(x.shape[-1])
-        scores = jnp.where(ok[None, :], scores, -1e9)
-        weights = jax.nn.softmax(scores, axis=-1) * jnp.any(ok)  # no demonstration: nothing
-        return weights @ (memory @ self.wv)
+        colours = hist.sum(0).reshape(CODES, CODES)
+        colours = colours / jnp.maximum(colours.sum(-1, keepdims=True), 1.0)
+        shown = jax.nn.one_hot(y.reshape(y.shape[0], -1), CODES) * valid[:, None, None]
+        outputs = shown.sum(0) / jnp.maximum(valid.sum(), 1)  # [H·W, 11]
+        return task, colours, outputs
 
 
 class ActorCritic(eqx.Module):
@@ -174,7 +164,7 @@ class ActorCritic(eqx.Module):
     # with demonstrations (``None`` without: the same parameters as before)
     demos: DemoEncoder | None
     demo_task: eqx.nn.Linear | None
-    attend: CrossAttention | None
+    recolour: eqx.nn.Linear | None  # a cell's colour-map rows and output map -> features
 
     def __init__(self, hidden: int, key: jax.Array, demonstrations: bool = False):
         k = jax.random.split(key, 10)
@@ -193,21 +183,26 @@ class ActorCritic(eqx.Module):
         self.value_head = eqx.nn.Linear(hidden, "scalar", key=k[6])
         self.demos = DemoEncoder(hidden, k[7]) if demonstrations else None
         self.demo_task = eqx.nn.Linear(hidden, hidden, key=k[8]) if demonstrations else None
-        self.attend = CrossAttention(hidden, k[9]) if demonstrations else None
+        self.recolour = eqx.nn.Linear(3 * CODES, hidden, key=k[9]) if demonstrations else None
 
     def features(self, obs: Observation) -> tuple[jax.Array, jax.Array]:
         """``(per-cell features [H·W, C], global context [C])``."""
-        x = jax.nn.relu(self.embed(*cell_codes(obs)))
+        pair, inp = cell_codes(obs)
+        x = jax.nn.relu(self.embed(pair, inp))
         x = jax.nn.relu(self.conv(x)) + x
         x = x.reshape(-1, x.shape[-1])
-        if self.demos is not None and self.demo_task is not None and self.attend is not None:
+        if self.demos is not None and self.demo_task is not None and self.recolour is not None:
             if not isinstance(obs, InContextObservation):
                 raise TypeError(
                     "this model reads demonstrations: it needs environment.demonstrations=true"
                 )
-            cells, ok, task = self.demos(obs)
-            x = x + jax.nn.relu(self.demo_task(task))
-            x = x + self.attend(x, cells, ok)
+            task, colours, outputs = self.demos(obs)
+            # what the demonstrations did to cells of this cell's input and working colours,
+            # and what their outputs hold at this cell's position
+            seen = jnp.concatenate(
+                [colours[inp.reshape(-1)], colours[pair.reshape(-1) // CODES], outputs], -1
+            )
+            x = x + jax.nn.relu(self.demo_task(task)) + jax.vmap(self.recolour)(seen)
         ctx = jax.nn.relu(self.context(jnp.concatenate([x.mean(axis=0), x.max(axis=0)])))
         return x + ctx, ctx
 

@@ -246,7 +246,13 @@ class PPO:
                 self.schedule(runner.update * c.update_epochs * c.num_minibatches), jnp.float32
             ),
             "task_ids": e.last_task,
-            "initial_states": {"grid": e.last_initial_grid, "mask": e.last_initial_mask},
+            # with the episode's augmentation: what the agent saw, and how to map it back
+            "initial_states": {
+                "grid": e.last_initial_grid,
+                "mask": e.last_initial_mask,
+                "symmetry": e.last_augmentation.symmetry,
+                "colors": e.last_augmentation.colors,
+            },
             "final_states": {"grid": e.last_final_grid, "mask": e.last_final_mask},
             "target_states": {"grid": e.last_target_grid, "mask": e.last_target_mask},
         }
