@@ -330,3 +330,15 @@ def test_in_context_training_then_held_out_eval_with_tta(easy_dir, tmp_path, cap
     (task,) = doc["seeds"][0]["tasks"]  # the one held-out task of two
     trained_on = jaxarc.make(None, config)[1].buffer.task_ids
     assert task["task_id"] not in trained_on and 0.0 <= task["tta_score"] <= 1.0
+
+
+def test_target_hint_share_shows_the_target_in_that_share_of_training_episodes(three_pair_task):
+    params = in_context_params(three_pair_task, "train", target_hint_share=0.5)
+    _, ts = jax.jit(jax.vmap(lambda k: reset(k, params)))(
+        jax.random.split(jax.random.PRNGKey(0), 400)
+    )
+    shown = np.asarray(ts.observation.target_grid_mask).any(axis=(1, 2))
+    assert 0.4 < shown.mean() < 0.6  # ~half the episodes, drawn per episode
+    never = in_context_params(three_pair_task, "eval", target_hint_share=1.0)
+    _, ts = reset(jax.random.PRNGKey(0), never, 0, 0)
+    assert not np.asarray(ts.observation.target_grid_mask).any()  # evaluation: never

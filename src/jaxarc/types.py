@@ -192,6 +192,9 @@ class State(eqx.Module):
     #: the episode's task augmentation (``jaxarc.envs.augment.Augmentation``; the identity
     #: unless ``environment.augment``): every grid above is in its frame
     augmentation: Any = None
+    #: ``bool[]`` with ``environment.target_hint_share`` > 0: this training episode shows
+    #: its target although ``observe_target`` is off (``None`` otherwise)
+    target_hint: Any = None
 
 
 class StepType(enum.IntEnum):

@@ -35,6 +35,9 @@ class EnvironmentConfig(eqx.Module):
     - ``augment``: each episode draws one of the 8 symmetries of the square and a colour
       permutation (colour 0 fixed unless ``augment_all_colors``) and applies it to every
       grid of the task it shows; the state records it (``jaxarc.envs.augment``).
+    - ``target_hint_share``: with ``observe_target=false``, this share of *training*
+      episodes shows the target all the same (a curriculum hint: the agent learns how to
+      edit where it can see what to aim at); evaluation episodes never do.
 
     The ``in_context`` preset is ARC's own problem: demonstrations in, target hidden,
     augmentation on.
@@ -46,11 +49,17 @@ class EnvironmentConfig(eqx.Module):
     demonstrations: bool = False
     augment: bool = False
     augment_all_colors: bool = False
+    target_hint_share: float = 0.0
 
     def problems(self) -> list[str]:
-        return (
+        out = (
             [] if self.max_episode_steps > 0 else ["environment.max_episode_steps must be positive"]
         )
+        if not 0.0 <= self.target_hint_share <= 1.0:
+            out.append(
+                f"environment.target_hint_share must be in [0, 1] (got {self.target_hint_share})"
+            )
+        return out
 
 
 #: ``dataset.source`` and ``dataset.split`` values.

@@ -44,6 +44,7 @@ class EnvParams(eqx.Module):
     demonstrations: bool = eqx.field(static=True, default=False)
     augment: bool = eqx.field(static=True, default=False)
     augment_all_colors: bool = eqx.field(static=True, default=False)
+    target_hint_share: float = eqx.field(static=True, default=0.0)
     #: ``float32[num_tasks]`` log-weights of the task a reset picks (``None``: uniform);
     #: a trainer may change them between updates (``train.task_sampling=prioritized``)
     task_logits: jax.Array | None = None
@@ -69,6 +70,7 @@ class EnvParams(eqx.Module):
             demonstrations=environment.demonstrations,
             augment=environment.augment,
             augment_all_colors=environment.augment_all_colors,
+            target_hint_share=environment.target_hint_share,
         )
 
 
@@ -76,16 +78,16 @@ def observe(state: State, params: EnvParams) -> Observation:
     """The agent's view of ``state``: the target is hidden in evaluation mode and with
     ``observe_target=False``; with ``demonstrations`` the task's demonstration pairs are
     gathered from ``params.buffer`` (in the episode's augmentation), never kept in the state."""
-    hide = not params.train_mode or not params.observe_target
+    hide: bool | jax.Array = not params.train_mode or not params.observe_target
+    if hide and params.train_mode and params.target_hint_share > 0:
+        hide = ~state.target_hint  # this episode drew the hint
     base = {
         "working_grid": state.working_grid,
         "working_grid_mask": state.working_grid_mask,
         "input_grid": state.input_grid,
         "input_grid_mask": state.input_grid_mask,
-        "target_grid": jnp.zeros_like(state.target_grid) if hide else state.target_grid,
-        "target_grid_mask": (
-            jnp.zeros_like(state.target_grid_mask) if hide else state.target_grid_mask
-        ),
+        "target_grid": jnp.where(hide, 0, state.target_grid).astype(state.target_grid.dtype),
+        "target_grid_mask": jnp.where(hide, False, state.target_grid_mask),
         "selection": state.selection,
         "clipboard": state.clipboard,
         "clipboard_mask": state.clipboard_mask,
@@ -187,6 +189,9 @@ def reset(
     state = initial_state(
         grid, grid_mask, target, target_mask, key, task_index, pair_index, augmentation
     )
+    if params.target_hint_share > 0:
+        hint = jax.random.bernoulli(jax.random.fold_in(k_task, 2), params.target_hint_share)
+        state = eqx.tree_at(lambda s: s.target_hint, state, hint, is_leaf=lambda x: x is None)
     timestep = TimeStep(
         step_type=jnp.int8(StepType.FIRST),
         reward=jnp.float32(0.0),

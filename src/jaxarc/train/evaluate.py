@@ -128,7 +128,9 @@ def play(policy: Policy, params: EnvParams, attempts: int, key: jax.Array) -> di
     test pair (``P`` = the most any task has; see ``num_test_pairs``) × attempt, as one
     ``jit(vmap)``; deterministic given ``key``. ``params`` should be in evaluation mode."""
     tasks, pairs, shape = _episodes(params, attempts)
-    out = jax.device_get(jax.jit(lambda k: _play(policy, params, tasks, pairs, k))(key))
+    # params as an argument, not a constant: XLA would fold every task's gathers at compile
+    run = jax.jit(lambda p, k: _play(policy, p, tasks, pairs, k))
+    out = jax.device_get(run(params, key))
     return {k: np.asarray(v).reshape(shape + np.shape(v)[1:]) for k, v in out.items()}
 
 
@@ -154,7 +156,8 @@ def play_augmented(
     per = jnp.repeat(jnp.arange(num_augmentations), attempts)
     index = jnp.tile(per, t * p)
     chosen = jax.tree.map(lambda x: x[index], augs)
-    out = jax.device_get(jax.jit(lambda k: _play(policy, view, tasks, pairs, k, chosen))(k_play))
+    run = jax.jit(lambda p, k: _play(policy, p, tasks, pairs, k, chosen))
+    out = jax.device_get(run(view, k_play))
     shape = (t, p, num_augmentations * attempts)
     return {k: np.asarray(v).reshape(shape + np.shape(v)[1:]) for k, v in out.items()}
 
