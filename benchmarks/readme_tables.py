@@ -180,11 +180,16 @@ def learning() -> list[str]:
         "default": "(b) `jaxarc train` (46 tasks ≤ 6×6)",
         "prioritized": "(b′) the same, `train.task_sampling=prioritized`",
         "miniarc": "(c) MiniARC, all 149 tasks (5×5)",
+        "in_context": "(e) in-context (demonstrations in, target hidden): the 46 tasks",
+        "heldout": "(f) in-context, MiniARC split 80/20: trained on 119 tasks",
     }
     for key, name in names.items():
         if key not in data:
             continue
         part = data[key]
+        if key in IN_CONTEXT:
+            lines.append(_in_context_row(name, part))
+            continue
         goal = "≥ 0.5 at the end" if part["goal"] else "10 M steps asked"
         met = "—" if part["goal_met"] is None else ("yes" if part["goal_met"] else "**no**")
         ev = part["eval"]
@@ -202,6 +207,29 @@ def learning() -> list[str]:
             )
         )
     return lines
+
+
+IN_CONTEXT = ("in_context", "heldout")
+
+
+def _in_context_row(name: str, part: dict[str, Any]) -> str:
+    """A row of ARC's own problem: train-pair success, and the test-pair score (of the
+    held-out tasks for ``heldout``) with and without test-time augmentation."""
+    ev = part["eval"]
+    where = "held-out tasks" if "holdout" in " ".join(part["overrides"]) else "tasks"
+    interval = ev.get("bootstrap_95", {}).get("score")
+    ci = f", 95 % CI [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else ""
+    return _row(
+        [
+            name,
+            f"{part['env_steps_per_seed']:,}",
+            f"{_pm(part['final_success_rate'])} (train pairs)",
+            part["goal"].replace("test-pair score (2 attempts) >= ", "test pairs ≥ "),
+            "yes" if part["goal_met"] else "**no**",
+            f"{_pm(ev['score'], 3)} of {ev['tasks']} {where}{ci}; with TTA "
+            f"{_pm(ev['tta_score'], 3)}; mean best similarity {_pm(ev['best_similarity_mean'])}",
+        ]
+    )
 
 
 TABLES: dict[str, Callable[[], list[str]]] = {

@@ -95,6 +95,7 @@ def test_an_augmented_task_still_obeys_its_rule(tmp_path):
             f"dataset.data_dir={tmp_path}",
             "dataset.max_grid_size=6",
             "environment=in_context",
+            "environment.target_hint_share=0",
         ]
     )
     _, params = jaxarc.make(None, cfg)
@@ -150,6 +151,7 @@ def in_context_params(folder, mode: str, **env):
             "dataset.max_train_pairs=4",
             "environment=in_context",
             "environment.augment=false",
+            "environment.target_hint_share=0",
             f"environment.episode_mode={mode}",
             *[f"environment.{k}={v}" for k, v in env.items()],
         ]

@@ -130,7 +130,11 @@ def play(policy: Policy, params: EnvParams, attempts: int, key: jax.Array) -> di
     tasks, pairs, shape = _episodes(params, attempts)
     # params as an argument, not a constant: XLA would fold every task's gathers at compile
     run = jax.jit(lambda p, k: _play(policy, p, tasks, pairs, k))
-    out = jax.device_get(run(params, key))
+    return _shaped(jax.device_get(run(params, key)), shape)
+
+
+def _shaped(out: dict[str, Any], shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Flat per-episode results as ``[*shape, ...]`` arrays (grids keep their ``H, W``)."""
     return {k: np.asarray(v).reshape(shape + np.shape(v)[1:]) for k, v in out.items()}
 
 
@@ -157,9 +161,7 @@ def play_augmented(
     index = jnp.tile(per, t * p)
     chosen = jax.tree.map(lambda x: x[index], augs)
     run = jax.jit(lambda p, k: _play(policy, p, tasks, pairs, k, chosen))
-    out = jax.device_get(run(view, k_play))
-    shape = (t, p, num_augmentations * attempts)
-    return {k: np.asarray(v).reshape(shape + np.shape(v)[1:]) for k, v in out.items()}
+    return _shaped(jax.device_get(run(view, k_play)), (t, p, num_augmentations * attempts))
 
 
 def vote(
@@ -238,8 +240,8 @@ class Evaluator:
             _, agg = score(
                 buf.task_ids,
                 np.asarray(buf.num_test_pairs),
-                {k: np.asarray(v).reshape(self._shape) for k, v in sampled.items()},
-                {k: np.asarray(v).reshape(self._greedy_shape) for k, v in greedy.items()},
+                _shaped(sampled, self._shape),
+                _shaped(greedy, self._greedy_shape),
             )
             per_seed.append(agg)
         metrics: dict[str, float | int] = {
