@@ -317,11 +317,16 @@ def test_in_context_training_then_held_out_eval_with_tta(easy_dir, tmp_path, cap
             "train.update_epochs=1",
             "train.hidden_dim=8",
             "train.num_updates=3",
+            "train.eval_every=3",
             "visualization.console=false",
             f"storage.base_output_dir={tmp_path}",
         ]
     )
     result = train(config)
+    from jaxarc.logging import read_run
+
+    scores = read_run(result.run_dir).metrics["eval/score"]  # train.eval_every: held-out part
+    assert len([v for v in scores if v is not None]) == 1 and 0.0 <= scores[-1] <= 1.0
     model = load_model(result.run_dir, make_model(8, jax.random.PRNGKey(0), demonstrations=True))
     assert model.recolour is not None and model.demos is not None
     assert cli_main(["eval", str(result.run_dir), "--augment", "4"]) == 0

@@ -86,8 +86,8 @@ def observe(state: State, params: EnvParams) -> Observation:
         "working_grid_mask": state.working_grid_mask,
         "input_grid": state.input_grid,
         "input_grid_mask": state.input_grid_mask,
-        "target_grid": jnp.where(hide, 0, state.target_grid).astype(state.target_grid.dtype),
-        "target_grid_mask": jnp.where(hide, False, state.target_grid_mask),
+        "target_grid": _hidden(hide, state.target_grid),
+        "target_grid_mask": _hidden(hide, state.target_grid_mask),
         "selection": state.selection,
         "clipboard": state.clipboard,
         "clipboard_mask": state.clipboard_mask,
@@ -110,6 +110,13 @@ def observe(state: State, params: EnvParams) -> Observation:
         demo_output_masks=output_masks,
         demo_valid=d.valid,
     )
+
+
+def _hidden(hide: bool | jax.Array, x: jax.Array) -> jax.Array:
+    """``x``, or zeros where ``hide`` (a Python bool decides at trace time: no work)."""
+    if isinstance(hide, bool):
+        return jnp.zeros_like(x) if hide else x
+    return jnp.where(hide, jnp.zeros_like(x), x)
 
 
 def initial_state(
