@@ -89,7 +89,12 @@ def _run(overrides: list[str], out: Path) -> tuple[Path, float]:
 def _curves(run_dir: Path) -> dict[str, Any]:
     """Per seed: env steps and success rate of every logged update."""
     run = read_run(run_dir)
-    steps = [int(s) for s in run.metrics["env_steps"]]
+    # an update logged only by train.eval_every has no env_steps of its own: (step + 1) × the
+    # env steps of one update
+    pairs = zip(run.steps, run.metrics["env_steps"], strict=True)
+    per_update = next(e // (s + 1) for s, e in pairs if e)
+    steps = [int(e) if e is not None else (s + 1) * per_update
+             for s, e in zip(run.steps, run.metrics["env_steps"], strict=True)]  # fmt: skip
     seeds = []
     for i in range(SEEDS):
         rates = run.metrics.get(f"seed_{i}/success_rate", [])
