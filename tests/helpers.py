@@ -119,3 +119,17 @@ def svg_cells(svg_text: str) -> list[str]:
         for el in root.iter()
         if el.tag.endswith("rect") and el.get("class") == "cell"
     ]
+
+
+class Recorder:
+    """A handler that keeps what it is sent: aggregated metrics ``(step, metrics)`` and
+    episode summaries."""
+
+    def __init__(self):
+        self.metrics, self.summaries = [], []
+
+    def log_aggregated_metrics(self, metrics, step):
+        self.metrics.append((step, metrics))
+
+    def log_episode_summary(self, summary):
+        self.summaries.append(summary)

@@ -16,7 +16,7 @@ from jaxarc.logging import batch as B
 from jaxarc.logging.batch.contract import STAT_NAMES
 from jaxarc.logging.handlers import RichHandler
 from jaxarc.logging.reader import read_task_metrics
-from tests.helpers import strict_json, svg_cells, tensorboard_scalars, wandb_history
+from tests.helpers import Recorder, strict_json, svg_cells, tensorboard_scalars, wandb_history
 
 NB = 64
 
@@ -56,17 +56,6 @@ def batch(step, n=NB, seed=0, **extra):
     }
     data.update(extra)
     return data
-
-
-class Recorder:
-    def __init__(self):
-        self.metrics, self.summaries = [], []
-
-    def log_aggregated_metrics(self, metrics, step):
-        self.metrics.append((step, metrics))
-
-    def log_episode_summary(self, summary):
-        self.summaries.append(summary)
 
 
 def test_aggregation_matches_numpy(cfg):

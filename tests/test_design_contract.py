@@ -36,7 +36,7 @@ from jaxarc.logging.handlers import (
     WandbHandler,
 )
 from jaxarc.types import StepType
-from tests.helpers import tensorboard_scalars
+from tests.helpers import Recorder, tensorboard_scalars
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN = (ROOT / "docs" / "batched-logging-design.md").read_text(encoding="utf-8")
@@ -155,17 +155,6 @@ def test_difference_sampling_above_the_threshold_is_floyds_draw():
     assert len(set(picks)) == 3 and max(picks) < b
     assert picks != design_choice(5, b, 3)
     assert "DESIGN_SAMPLING_MAX_BATCH" in OURS
-
-
-class Recorder:
-    def __init__(self):
-        self.metrics, self.summaries = [], []
-
-    def log_aggregated_metrics(self, metrics, step):
-        self.metrics.append((step, metrics))
-
-    def log_episode_summary(self, summary):
-        self.summaries.append(summary)
 
 
 def design_batch(step: int, b: int = 64) -> dict:
