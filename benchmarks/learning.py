@@ -276,14 +276,15 @@ def plot(name: str, part: dict[str, Any]) -> None:
             rates = [np.nan if r is None else r for r in seed["success_rate"]]
             line = ax.plot(steps, rates, lw=1, label=f"seed {i}: train success")[0]
             if "eval_score" in seed:  # the generalisation gap: the same seed on test pairs
-                held = [np.nan if r is None else r for r in seed["eval_score"]]
-                ax.plot(steps, held, lw=1, ls="--", color=line.get_color(),
+                at = [j for j, r in enumerate(seed["eval_score"]) if r is not None]
+                held = [seed["eval_score"][j] for j in at]
+                ax.plot(steps[at], held, lw=1, ls="--", marker=".", color=line.get_color(),
                         label=f"seed {i}: test-pair score")  # fmt: skip
         ax.set_title(row["task"], fontsize=9)
         ax.set_xlabel("env steps (M, per seed)")
         ax.set_ylim(-0.02, 1.02)
     axes[0][0].set_ylabel("success rate")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6, loc="upper left", framealpha=0.6)
     fig.tight_layout()
     fig.savefig(RESULTS / f"learning_{name}.png", dpi=100)
     plt.close(fig)
