@@ -121,6 +121,22 @@ def svg_cells(svg_text: str) -> list[str]:
     ]
 
 
+#: the keys of the design's sampled episode summary (``_sample_episodes_from_batch``)
+DESIGN_SUMMARY_KEYS = frozenset(
+    {
+        "episode_num",
+        "total_reward",
+        "total_steps",
+        "final_similarity",
+        "success",
+        "environment_id",
+        "task_id",
+        "initial_state",
+        "final_state",
+    }
+)
+
+
 class Recorder:
     """A handler that keeps what it is sent: aggregated metrics ``(step, metrics)`` and
     episode summaries."""

@@ -16,7 +16,14 @@ from jaxarc.logging import batch as B
 from jaxarc.logging.batch.contract import STAT_NAMES
 from jaxarc.logging.handlers import RichHandler
 from jaxarc.logging.reader import read_task_metrics
-from tests.helpers import Recorder, strict_json, svg_cells, tensorboard_scalars, wandb_history
+from tests.helpers import (
+    DESIGN_SUMMARY_KEYS,
+    Recorder,
+    strict_json,
+    svg_cells,
+    tensorboard_scalars,
+    wandb_history,
+)
 
 NB = 64
 
@@ -143,17 +150,7 @@ def test_sampling_is_deterministic_and_without_replacement(cfg):
     assert ids == expected and len(set(ids)) == 3
     s = rec.summaries[0]
     i = ids[0]
-    assert set(s) >= {
-        "episode_num",
-        "total_reward",
-        "total_steps",
-        "final_similarity",
-        "success",
-        "environment_id",
-        "task_id",
-        "initial_state",
-        "final_state",
-    }
+    assert set(s) >= DESIGN_SUMMARY_KEYS
     assert s["episode_num"] == 4 and s["task_id"] == f"task{i}"
     assert s["total_reward"] == pytest.approx(float(data["episode_returns"][i]))
     assert s["total_steps"] == int(data["episode_lengths"][i]) and s["success"] == bool(
